@@ -1,0 +1,39 @@
+/**
+ * One error type for the whole service. `code` decides the HTTP status and CLI exit code
+ * (see http/error-handler and cli); `message` is safe to show a user; `field` names the
+ * input at fault when there is one.
+ */
+export type ErrorCode =
+  | 'bad_request'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'range_not_satisfiable'
+  | 'unavailable'
+  | 'internal';
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+}
+
+export const badRequest = (message: string, field?: string): AppError => new AppError('bad_request', message, field);
+export const notFound = (message: string): AppError => new AppError('not_found', message);
+export const conflict = (message: string): AppError => new AppError('conflict', message);
+
+/** The reference's text when the volume cannot hold a cart. */
+export const NO_SPACE_MESSAGE = 'No Space Available';
+
+/** Thrown by the volume when a reservation cannot fit even after eviction. */
+export class NoSpaceError extends Error {
+  constructor(readonly needed: number, readonly available: number) {
+    super(NO_SPACE_MESSAGE);
+    this.name = 'NoSpaceError';
+  }
+}

@@ -1,0 +1,34 @@
+import type { Readable } from 'node:stream';
+
+/** What the archive says of one file (HEAD). */
+export interface ArchiveFileStatus {
+  readonly size: number;
+  /** Seconds since the epoch; may be fractional. */
+  readonly mtime: number;
+  readonly media: 'disk' | 'tape';
+}
+
+/** The archive interface as staging needs it (PROTOCOL.md section 2). */
+export interface ArchivePort {
+  /** HEAD; null when the archive has no such file (404). */
+  status(archiveId: string, signal?: AbortSignal): Promise<ArchiveFileStatus | null>;
+  /** POST: ask the archive to bring the file from tape to disk. */
+  recall(archiveId: string, signal?: AbortSignal): Promise<void>;
+  /** GET, from byte `start` (0: the whole file) to the end. */
+  pull(archiveId: string, start: number, signal?: AbortSignal): Promise<Readable>;
+}
+
+/**
+ * Runs staging work: the embedded in-process runner or BullMQ workers. Both call the
+ * same use-cases in staging/ and must pass the same end-to-end suite.
+ */
+export interface StagingRunner {
+  /** Begin taking work (and pick up carts left unfinished by an earlier process). */
+  start(): Promise<void>;
+  /** Stage every file of a cart that was just created or sent back to staging. */
+  submitCart(cartId: number): Promise<void>;
+  /** Drop queued work for the cart and abort its transfers in progress. */
+  cancelCart(cartId: number): Promise<void>;
+  /** Stop taking work, let running work finish or release it, then close. */
+  stop(): Promise<void>;
+}

@@ -1,0 +1,75 @@
+import { sql } from 'drizzle-orm';
+import { index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+/** Carts, live and deleted. A uid names at most one live cart (deletedAt null). */
+export const carts = sqliteTable(
+  'carts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    uid: text('uid').notNull(),
+    status: text('status', { enum: ['staging', 'ready', 'error'] }).notNull(),
+    message: text('message').notNull().default(''),
+    requestDigest: text('request_digest').notNull(),
+    fileCount: integer('file_count').notNull(),
+    generation: integer('generation').notNull().default(0),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    lastUsedAt: integer('last_used_at').notNull(),
+    /** Open downloads; a cart with any is never evicted. Reset at start. */
+    readers: integer('readers').notNull().default(0),
+    deletedAt: integer('deleted_at'),
+  },
+  (t) => [
+    uniqueIndex('carts_live_uid').on(t.uid).where(sql`${t.deletedAt} IS NULL`),
+    index('carts_status').on(t.status),
+    index('carts_last_used').on(t.lastUsedAt),
+  ],
+);
+
+/** The files of a cart, in the order the client listed them. */
+export const files = sqliteTable(
+  'files',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    cartId: integer('cart_id')
+      .notNull()
+      .references(() => carts.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    archiveId: text('archive_id').notNull(),
+    path: text('path').notNull(),
+    hashtype: text('hashtype').notNull(),
+    hashsum: text('hashsum').notNull(),
+    size: integer('size'),
+    mtime: real('mtime'),
+    status: text('status', { enum: ['pending', 'staged', 'error'] }).notNull().default('pending'),
+    message: text('message').notNull().default(''),
+    tries: integer('tries').notNull().default(0),
+    recallAt: integer('recall_at'),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [
+    uniqueIndex('files_cart_position').on(t.cartId, t.position),
+    index('files_blob').on(t.hashtype, t.hashsum),
+    index('files_cart_status').on(t.cartId, t.status),
+  ],
+);
+
+/**
+ * Bytes on the volume, stored once per (hashtype, hashsum). A row is written *before*
+ * the bytes (state `reserved`), so SUM(size) is always an upper bound of what the
+ * volume holds or is about to hold.
+ */
+export const blobs = sqliteTable(
+  'blobs',
+  {
+    key: text('key').primaryKey(),
+    size: integer('size').notNull(),
+    state: text('state', { enum: ['reserved', 'present'] }).notNull(),
+    mtime: real('mtime'),
+    createdAt: integer('created_at').notNull(),
+    /** Who holds a reservation (worker id) and until when it is valid; stale ones are reclaimed. */
+    owner: text('owner'),
+    leaseUntil: integer('lease_until'),
+  },
+  (t) => [index('blobs_state').on(t.state)],
+);
