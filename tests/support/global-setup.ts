@@ -1,0 +1,2 @@
+/** Placeholder: the shared test services are started here once they exist. */
+export default async function globalSetup(): Promise<void> {}
