@@ -37,3 +37,25 @@ export class NoSpaceError extends Error {
     this.name = 'NoSpaceError';
   }
 }
+
+/**
+ * A transfer from the archive went wrong. `retryable` faults (5xx, reset, timeout, short
+ * or wrong bytes) are tried again with backoff; the others (404) fail the file at once.
+ */
+export class TransferError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+    this.name = 'TransferError';
+  }
+}
+
+/** The work was cancelled (cart deleted, process stopping): not a fault, never counted as a try. */
+export class CancelledError extends Error {
+  constructor(message = 'cancelled') {
+    super(message);
+    this.name = 'CancelledError';
+  }
+}

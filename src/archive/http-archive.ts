@@ -1,0 +1,97 @@
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Readable } from 'node:stream';
+import { CancelledError, TransferError } from '../core/errors';
+import type { ArchiveFileStatus, ArchivePort } from '../core/ports';
+import { parseStatusHeaders } from './status-headers';
+
+export interface HttpArchiveOptions {
+  /** Base URL, ending with `/`. */
+  readonly url: string;
+  /** Longest wait for the archive to answer, or to send more bytes, in ms. */
+  readonly timeoutMs: number;
+  /** Sockets kept open to the archive. */
+  readonly maxSockets?: number;
+}
+
+interface Answer {
+  readonly res: http.IncomingMessage;
+}
+
+/** The archive interface over HTTP (PROTOCOL.md section 2): HEAD, POST recall, GET with byte_range. */
+export class HttpArchive implements ArchivePort {
+  private readonly agent: http.Agent;
+  private readonly base: URL;
+
+  constructor(private readonly options: HttpArchiveOptions) {
+    this.base = new URL(options.url);
+    const Agent = this.base.protocol === 'https:' ? https.Agent : http.Agent;
+    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
+  }
+
+  private fileUrl(archiveId: string, query = ''): URL {
+    return new URL(encodeURIComponent(archiveId) + query, this.base);
+  }
+
+  async status(archiveId: string, signal?: AbortSignal): Promise<ArchiveFileStatus | null> {
+    const { res } = await this.request('HEAD', this.fileUrl(archiveId), signal);
+    res.resume();
+    if (res.statusCode === 404) return null;
+    if (res.statusCode !== 204 && res.statusCode !== 200) {
+      throw new TransferError(`archive answered ${res.statusCode} to HEAD`, isRetryableStatus(res.statusCode));
+    }
+    return parseStatusHeaders(res.headers);
+  }
+
+  async recall(archiveId: string, signal?: AbortSignal): Promise<void> {
+    const { res } = await this.request('POST', this.fileUrl(archiveId), signal);
+    res.resume();
+    if (res.statusCode === 404) throw new TransferError('archive has no such file (404 on recall)', false);
+    if ((res.statusCode ?? 500) >= 300) {
+      throw new TransferError(`archive answered ${res.statusCode} to the recall request`, isRetryableStatus(res.statusCode));
+    }
+  }
+
+  async pull(archiveId: string, start: number, signal?: AbortSignal): Promise<Readable> {
+    const url = this.fileUrl(archiveId, start > 0 ? `?byte_range=${start}-` : '');
+    const { res } = await this.request('GET', url, signal);
+    if (res.statusCode !== 200 && res.statusCode !== 206) {
+      res.resume();
+      throw new TransferError(`archive answered ${res.statusCode} to GET`, isRetryableStatus(res.statusCode));
+    }
+    return res;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** One request; `timeoutMs` bounds both the wait for headers and each silence in the body. */
+  private request(method: string, url: URL, signal?: AbortSignal): Promise<Answer> {
+    return new Promise<Answer>((resolve, reject) => {
+      if (signal?.aborted) return reject(new CancelledError());
+      const lib = url.protocol === 'https:' ? https : http;
+      const req = lib.request(url, { method, agent: this.agent, signal });
+      req.setTimeout(this.options.timeoutMs, () => {
+        req.destroy(new TransferError(`archive did not answer within ${this.options.timeoutMs / 1000} s`, true));
+      });
+      req.on('error', (err: Error) => {
+        if (signal?.aborted) reject(new CancelledError());
+        else if (err instanceof TransferError) reject(err);
+        else reject(new TransferError(`archive connection failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`, true));
+      });
+      req.on('response', (res) => {
+        // The socket timeout keeps watching the body: a stalled transfer errors the stream.
+        res.on('error', () => undefined);
+        req.on('error', (err) => res.destroy(err));
+        resolve({ res });
+      });
+      req.end();
+    });
+  }
+}
+
+/** 5xx and 429/408 are passing faults; other 4xx will not change on a retry. */
+export function isRetryableStatus(code: number | undefined): boolean {
+  return code === undefined || code >= 500 || code === 429 || code === 408;
+}

@@ -1,0 +1,249 @@
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import type { Cart, CartFile, CartProgress, CartStatus, FileRequest } from '../core/cart';
+import { conflict } from '../core/errors';
+import { writeTx, type Db } from './open';
+import { carts, files } from './schema';
+
+const toCart = (r: typeof carts.$inferSelect): Cart => ({
+  id: r.id,
+  uid: r.uid,
+  status: r.status,
+  message: r.message,
+  requestDigest: r.requestDigest,
+  fileCount: r.fileCount,
+  generation: r.generation,
+  createdAt: r.createdAt,
+  updatedAt: r.updatedAt,
+  lastUsedAt: r.lastUsedAt,
+});
+
+const toFile = (r: typeof files.$inferSelect): CartFile => ({
+  id: r.id,
+  cartId: r.cartId,
+  position: r.position,
+  archiveId: r.archiveId,
+  path: r.path,
+  hashtype: r.hashtype,
+  hashsum: r.hashsum,
+  size: r.size,
+  mtime: r.mtime,
+  status: r.status,
+  message: r.message,
+  tries: r.tries,
+  recallAt: r.recallAt,
+});
+
+/** Rows per INSERT: well under SQLite's bound-parameter limit. */
+const INSERT_BATCH = 500;
+
+/** Carts and their files. Every method is synchronous (better-sqlite3) and returns plain objects. */
+export class CartsRepo {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Create the cart unless a live one has this uid: the same request again returns the
+   * existing cart (idempotent), a different one is a conflict.
+   */
+  create(uid: string, requestDigest: string, requests: readonly FileRequest[], now: number): { cart: Cart; created: boolean } {
+    return writeTx(this.db, () => {
+      const existing = this.findLive(uid);
+      if (existing) {
+        if (existing.requestDigest === requestDigest) return { cart: existing, created: false };
+        throw conflict(`cart ${uid} already exists with different files; DELETE it first or use another uid`);
+      }
+      const row = this.db.orm
+        .insert(carts)
+        .values({ uid, status: 'staging', requestDigest, fileCount: requests.length, createdAt: now, updatedAt: now, lastUsedAt: now })
+        .returning()
+        .get();
+      for (let i = 0; i < requests.length; i += INSERT_BATCH) {
+        const batch = requests.slice(i, i + INSERT_BATCH).map((f, j) => ({
+          cartId: row.id,
+          position: i + j,
+          archiveId: f.archiveId,
+          path: f.path,
+          hashtype: f.hashtype,
+          hashsum: f.hashsum,
+          updatedAt: now,
+        }));
+        this.db.orm.insert(files).values(batch).run();
+      }
+      return { cart: toCart(row), created: true };
+    });
+  }
+
+  findLive(uid: string): Cart | undefined {
+    const r = this.db.orm.select().from(carts).where(and(eq(carts.uid, uid), isNull(carts.deletedAt))).get();
+    return r && toCart(r);
+  }
+
+  /** The cart if it is still live (not deleted or evicted). */
+  getLive(id: number): Cart | undefined {
+    const r = this.db.orm.select().from(carts).where(and(eq(carts.id, id), isNull(carts.deletedAt))).get();
+    return r && toCart(r);
+  }
+
+  /** Record a use (status or download) for LRU; at most one write a second per cart. */
+  touch(id: number, now: number): void {
+    this.db.orm
+      .update(carts)
+      .set({ lastUsedAt: now })
+      .where(and(eq(carts.id, id), sql`${carts.lastUsedAt} < ${now - 1000}`))
+      .run();
+  }
+
+  files(cartId: number): CartFile[] {
+    return this.db.orm.select().from(files).where(eq(files.cartId, cartId)).orderBy(asc(files.position)).all().map(toFile);
+  }
+
+  pendingFileIds(cartId: number): number[] {
+    return this.db.orm
+      .select({ id: files.id })
+      .from(files)
+      .where(and(eq(files.cartId, cartId), eq(files.status, 'pending')))
+      .orderBy(asc(files.position))
+      .all()
+      .map((r) => r.id);
+  }
+
+  file(id: number): CartFile | undefined {
+    const r = this.db.orm.select().from(files).where(eq(files.id, id)).get();
+    return r && toFile(r);
+  }
+
+  progress(cartId: number): CartProgress {
+    const r = this.db.sqlite
+      .prepare(
+        `SELECT COUNT(*) AS files,
+                COALESCE(SUM(status = 'staged'), 0) AS filesStaged,
+                COALESCE(SUM(size), 0) AS bytes,
+                COALESCE(SUM(CASE WHEN status = 'staged' THEN size ELSE 0 END), 0) AS bytesStaged
+         FROM files WHERE cart_id = ?`,
+      )
+      .get(cartId) as CartProgress;
+    return r;
+  }
+
+  /** Facts learned from the archive's HEAD, kept so the tar layout never needs the archive again. */
+  setFileFacts(id: number, size: number, mtime: number, now: number): void {
+    this.db.orm.update(files).set({ size, mtime, updatedAt: now }).where(eq(files.id, id)).run();
+  }
+
+  setRecallAt(id: number, at: number): void {
+    this.db.orm.update(files).set({ recallAt: at, updatedAt: at }).where(eq(files.id, id)).run();
+  }
+
+  setTries(id: number, tries: number, message: string, now: number): void {
+    this.db.orm.update(files).set({ tries, message, updatedAt: now }).where(eq(files.id, id)).run();
+  }
+
+  markStaged(id: number, size: number, mtime: number, now: number): void {
+    this.db.orm.update(files).set({ status: 'staged', size, mtime, message: '', updatedAt: now }).where(eq(files.id, id)).run();
+  }
+
+  markFailed(id: number, message: string, now: number): void {
+    this.db.orm.update(files).set({ status: 'error', message, updatedAt: now }).where(eq(files.id, id)).run();
+  }
+
+  /**
+   * Settle the cart once no file is pending: `ready` if all staged, else `error` with the
+   * first failure's message. Only a cart still `staging` changes, so this runs at most once
+   * per staging round whoever calls it. Returns the status it set, or undefined.
+   */
+  finishIfSettled(cartId: number, now: number): CartStatus | undefined {
+    return writeTx(this.db, () => {
+      const cart = this.getLive(cartId);
+      if (!cart || cart.status !== 'staging') return undefined;
+      const counts = this.db.sqlite
+        .prepare(`SELECT COALESCE(SUM(status = 'pending'), 0) AS pending, COALESCE(SUM(status = 'error'), 0) AS failed FROM files WHERE cart_id = ?`)
+        .get(cartId) as { pending: number; failed: number };
+      if (counts.pending > 0) return undefined;
+      if (counts.failed === 0) {
+        this.db.orm.update(carts).set({ status: 'ready', message: '', updatedAt: now }).where(eq(carts.id, cartId)).run();
+        return 'ready';
+      }
+      const first = this.db.orm
+        .select({ message: files.message })
+        .from(files)
+        .where(and(eq(files.cartId, cartId), eq(files.status, 'error')))
+        .orderBy(asc(files.position))
+        .get();
+      const more = counts.failed > 1 ? ` (and ${counts.failed - 1} more file${counts.failed > 2 ? 's' : ''} failed)` : '';
+      this.db.orm.update(carts).set({ status: 'error', message: `${first?.message ?? 'staging failed'}${more}`, updatedAt: now }).where(eq(carts.id, cartId)).run();
+      return 'error';
+    });
+  }
+
+  /** Fail the whole cart at once (e.g. No Space Available): pending files stop too. */
+  fail(cartId: number, message: string, now: number): void {
+    writeTx(this.db, () => {
+      this.db.orm
+        .update(files)
+        .set({ status: 'error', message, updatedAt: now })
+        .where(and(eq(files.cartId, cartId), eq(files.status, 'pending')))
+        .run();
+      this.db.orm
+        .update(carts)
+        .set({ status: 'error', message, updatedAt: now })
+        .where(and(eq(carts.id, cartId), eq(carts.status, 'staging')))
+        .run();
+    });
+  }
+
+  /** Mark deleted; the uid is free again at once. Returns false if it was not live. */
+  markDeleted(cartId: number, now: number): boolean {
+    const r = this.db.orm
+      .update(carts)
+      .set({ deletedAt: now, updatedAt: now })
+      .where(and(eq(carts.id, cartId), isNull(carts.deletedAt)))
+      .run();
+    return r.changes > 0;
+  }
+
+  /** Live carts still staging: picked up again when a runner starts. */
+  unfinished(): Cart[] {
+    return this.db.orm
+      .select()
+      .from(carts)
+      .where(and(eq(carts.status, 'staging'), isNull(carts.deletedAt)))
+      .orderBy(asc(carts.id))
+      .all()
+      .map(toCart);
+  }
+
+  /** Send a cart's unstaged files (errored ones included) back to staging. */
+  restage(cartId: number, now: number): void {
+    writeTx(this.db, () => {
+      this.db.orm
+        .update(files)
+        .set({ status: 'pending', message: '', tries: 0, recallAt: null, updatedAt: now })
+        .where(and(eq(files.cartId, cartId), sql`${files.status} != 'staged'`))
+        .run();
+      this.db.orm
+        .update(carts)
+        .set({ status: 'staging', message: '', generation: sql`${carts.generation} + 1`, updatedAt: now })
+        .where(eq(carts.id, cartId))
+        .run();
+    });
+  }
+
+  /** Count an open download (+1) or its end (-1); a cart being read is never evicted. */
+  addReader(cartId: number, delta: number): void {
+    this.db.orm
+      .update(carts)
+      .set({ readers: sql`MAX(0, ${carts.readers} + ${delta})` })
+      .where(eq(carts.id, cartId))
+      .run();
+  }
+
+  /** Distinct blob keys of a cart's files. */
+  blobKeysOf(cartId: number): string[] {
+    const rows = this.db.sqlite.prepare(`SELECT DISTINCT hashtype || '-' || hashsum AS key FROM files WHERE cart_id = ?`).all(cartId) as { key: string }[];
+    return rows.map((r) => r.key);
+  }
+
+  /** No download survives a restart of the API server. */
+  resetReaders(): void {
+    this.db.orm.update(carts).set({ readers: 0 }).where(sql`${carts.readers} != 0`).run();
+  }
+}

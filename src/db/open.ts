@@ -1,0 +1,39 @@
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import * as schema from './schema';
+
+export type Drizzle = BetterSQLite3Database<typeof schema>;
+
+/** The database handle every repository takes: drizzle for queries, the raw handle for pragmas. */
+export interface Db {
+  readonly orm: Drizzle;
+  readonly sqlite: Database.Database;
+  readonly path: string;
+  close(): void;
+}
+
+/**
+ * Open (creating the folder if needed) with the settings several processes sharing one file
+ * need: WAL so readers never block the writer, a busy timeout so writers wait rather than
+ * fail with `database is locked`, and foreign keys on. Set before drizzle sees the handle.
+ */
+export function openDb(file: string): Db {
+  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+  const sqlite = new Database(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('busy_timeout = 10000');
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('foreign_keys = ON');
+  const orm = drizzle(sqlite, { schema });
+  return { orm, sqlite, path: file, close: () => sqlite.close() };
+}
+
+/**
+ * Run `fn` as a write transaction that takes the write lock up front (BEGIN IMMEDIATE), so
+ * two processes never deadlock upgrading read locks. `fn` must be synchronous.
+ */
+export function writeTx<T>(db: Db, fn: () => T): T {
+  return db.sqlite.transaction(fn).immediate();
+}

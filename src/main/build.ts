@@ -1,0 +1,66 @@
+import type { Logger } from 'pino';
+import { HttpArchive } from '../archive/http-archive';
+import { CartService } from '../carts/cart-service';
+import type { Config } from '../config/config';
+import type { StagingRunner } from '../core/ports';
+import { EmbeddedRunner } from '../queue/embedded-runner';
+import type { StagingDeps } from '../staging/deps';
+import type { StagingPolicy } from '../staging/policy';
+import { Volume } from '../volume/volume';
+import { openState, type State } from './open-state';
+
+export function policyFrom(config: Config): StagingPolicy {
+  const a = config.archive;
+  return {
+    retries: a.retries,
+    retryDelayMs: a.retryDelayMs,
+    retryMaxDelayMs: a.retryMaxDelayMs,
+    tapeFirstDelayMs: a.tapeFirstDelayMs,
+    tapeBackoffFactor: a.tapeBackoffFactor,
+    tapeMaxDelayMs: a.tapeMaxDelayMs,
+    tapeTimeLimitMs: a.tapeTimeLimitMs,
+    busyDelayMs: 250,
+  };
+}
+
+/** Everything one cartd process holds, wired together; main/ is the only place that does this. */
+export interface Cartd {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly state: State;
+  readonly volume: Volume;
+  readonly archive: HttpArchive;
+  readonly staging: StagingDeps;
+  readonly runner: StagingRunner;
+  readonly service: CartService;
+  close(): Promise<void>;
+}
+
+export async function buildCartd(config: Config, log: Logger): Promise<Cartd> {
+  const state = openState(config);
+  const volume = new Volume(
+    { root: config.cartd.volumePath, maxBytes: config.cartd.volumeMaxBytes, reserveBytes: config.cartd.volumeReserveBytes },
+    state.blobs,
+  );
+  await volume.init();
+  const archive = new HttpArchive({ url: config.archive.url, timeoutMs: config.archive.timeoutMs, maxSockets: config.archive.maxRequests });
+  const now = (): number => Date.now();
+  const staging: StagingDeps = { carts: state.carts, volume, archive, policy: policyFrom(config), log, now };
+  const runner = new EmbeddedRunner(staging, config.cartd.concurrency);
+  const service = new CartService({ carts: state.carts, volume, runner, log, now, maxFiles: config.cartd.maxFiles });
+  return {
+    config,
+    log,
+    state,
+    volume,
+    archive,
+    staging,
+    runner,
+    service,
+    async close() {
+      await runner.stop();
+      archive.close();
+      state.db.close();
+    },
+  };
+}

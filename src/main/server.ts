@@ -1,0 +1,48 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config';
+import { createApp } from '../http/app';
+import { buildCartd, type Cartd } from './build';
+
+export interface RunningServer {
+  readonly cartd: Cartd;
+  readonly server: Server;
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Start the API server (and the in-process runner); port 0 picks a free port. */
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const cartd = await buildCartd(config, log);
+  cartd.state.carts.resetReaders();
+  await cartd.volume.discardTemps();
+  const app = createApp({ service: cartd.service, log, maxBodyBytes: config.cartd.maxBodyBytes, transferSize: config.cartd.transferSize });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.server.port, config.server.address, () => resolve(s));
+    s.once('error', reject);
+  });
+  await cartd.runner.start();
+  const port = (server.address() as AddressInfo).port;
+  const host = config.server.address.includes(':') ? `[${config.server.address}]` : config.server.address;
+  const url = `http://${host}:${port}/`;
+  log.info({ url, volume: config.cartd.volumePath, database: config.database.path, runner: 'embedded' }, 'cartd serving');
+  let stopping: Promise<void> | undefined;
+  return {
+    cartd,
+    server,
+    url,
+    port,
+    stop() {
+      stopping ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await cartd.close();
+      })();
+      return stopping;
+    },
+  };
+}

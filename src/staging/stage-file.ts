@@ -1,0 +1,98 @@
+import { blobKey, type CartFile } from '../core/cart';
+import { CancelledError, NO_SPACE_MESSAGE, NoSpaceError, TransferError } from '../core/errors';
+import type { StagingDeps, StepOutcome } from './deps';
+import { retryDelay, tapeDelay } from './policy';
+
+const settled: StepOutcome = { kind: 'settled' };
+
+/**
+ * One step of staging one file: from "is it already on the volume?" through the archive's
+ * status, a tape recall, space reservation and the verified pull. Returns what the runner
+ * should do next; never throws for a fault of the archive (those are recorded on the
+ * file), only CancelledError when `signal` aborts.
+ */
+export async function stageFileStep(deps: StagingDeps, fileId: number, signal: AbortSignal): Promise<StepOutcome> {
+  const file = deps.carts.file(fileId);
+  if (!file || file.status !== 'pending') return settled;
+  const cart = deps.carts.getLive(file.cartId);
+  if (!cart || cart.status !== 'staging') return settled;
+  const log = deps.log.child({ cart: cart.uid, file: file.archiveId });
+  try {
+    return await attempt(deps, file, signal, log);
+  } catch (err) {
+    if (err instanceof CancelledError || signal.aborted) throw new CancelledError();
+    if (err instanceof NoSpaceError) {
+      log.warn({ needed: err.needed, available: err.available }, 'no space for file; cart fails');
+      deps.carts.fail(file.cartId, NO_SPACE_MESSAGE, deps.now());
+      return { kind: 'cart-failed' };
+    }
+    const retryable = !(err instanceof TransferError) || err.retryable;
+    const cause = err instanceof Error ? err.message : String(err);
+    const tries = file.tries + 1;
+    if (!retryable) {
+      deps.carts.markFailed(file.id, `file ${file.archiveId}: ${cause}`, deps.now());
+      log.warn({ cause }, 'file failed');
+      return settled;
+    }
+    if (tries >= deps.policy.retries) {
+      deps.carts.markFailed(file.id, `file ${file.archiveId}: ${cause} (gave up after ${tries} ${tries === 1 ? 'try' : 'tries'})`, deps.now());
+      log.warn({ cause, tries }, 'file failed after retries');
+      return settled;
+    }
+    deps.carts.setTries(file.id, tries, cause, deps.now());
+    const delayMs = retryDelay(deps.policy, tries);
+    log.info({ cause, tries, delayMs }, 'transfer fault; will retry');
+    return { kind: 'again', delayMs, reason: 'retry' };
+  }
+}
+
+async function attempt(deps: StagingDeps, file: CartFile, signal: AbortSignal, log: StagingDeps['log']): Promise<StepOutcome> {
+  const key = blobKey(file);
+  const stored = deps.volume.presentMtime(key);
+  if (stored) {
+    deps.carts.markStaged(file.id, stored.size, file.mtime ?? stored.mtime ?? deps.now() / 1000, deps.now());
+    log.debug('already on the volume');
+    return settled;
+  }
+  const status = await deps.archive.status(file.archiveId, signal);
+  if (status === null) {
+    deps.carts.markFailed(file.id, `file ${file.archiveId}: not found in the archive (404)`, deps.now());
+    log.warn('archive has no such file');
+    return settled;
+  }
+  deps.carts.setFileFacts(file.id, status.size, status.mtime, deps.now());
+  if (status.media === 'tape') return waitForTape(deps, file, signal, log);
+
+  const reservation = await deps.volume.reserve(key, status.size);
+  if (reservation === 'busy') return { kind: 'again', delayMs: deps.policy.busyDelayMs, reason: 'busy' };
+  if (reservation === 'reserved') {
+    try {
+      const body = await deps.archive.pull(file.archiveId, 0, signal);
+      await deps.volume.ingest(body, { key, hashtype: file.hashtype, hashsum: file.hashsum, size: status.size, mtime: status.mtime, signal });
+    } catch (err) {
+      deps.volume.release(key);
+      throw err;
+    }
+    log.info({ bytes: status.size }, 'file staged');
+  }
+  deps.carts.markStaged(file.id, status.size, status.mtime, deps.now());
+  return settled;
+}
+
+async function waitForTape(deps: StagingDeps, file: CartFile, signal: AbortSignal, log: StagingDeps['log']): Promise<StepOutcome> {
+  const now = deps.now();
+  if (file.recallAt === null) {
+    await deps.archive.recall(file.archiveId, signal);
+    deps.carts.setRecallAt(file.id, now);
+    log.info('recall from tape requested');
+    return { kind: 'again', delayMs: deps.policy.tapeFirstDelayMs, reason: 'tape' };
+  }
+  const elapsed = now - file.recallAt;
+  if (elapsed >= deps.policy.tapeTimeLimitMs) {
+    const secs = Math.round(elapsed / 1000);
+    deps.carts.markFailed(file.id, `file ${file.archiveId}: still on tape ${secs} s after the recall was requested`, now);
+    log.warn({ elapsedMs: elapsed }, 'file never left tape');
+    return settled;
+  }
+  return { kind: 'again', delayMs: tapeDelay(deps.policy, elapsed), reason: 'tape' };
+}
