@@ -1,0 +1,106 @@
+/**
+ * Streams a tarball, or one byte range of it, straight from a `TarLayout`: it finds the entry
+ * the range starts in by binary search and reads only the file slices it needs, so resuming
+ * at byte 90 GB costs no more than starting at 0.
+ */
+import { Readable, addAbortSignal } from 'node:stream';
+import { readFileSlice } from './file-slice';
+import { entryEnd, type TarEntry, type TarLayout } from './layout';
+import { BLOCK, encodeFileHeader } from './tar-headers';
+import type { ByteRange } from './range';
+
+export interface TarStreamOptions {
+  /** Largest read from disk and largest chunk pushed; default 1 MiB. */
+  readonly chunkSize?: number;
+  /** Aborting destroys the stream (and so closes the open file). */
+  readonly signal?: AbortSignal;
+}
+
+const DEFAULT_CHUNK = 1024 * 1024;
+/** Headers and small files are gathered up to this before being pushed: fewer, larger writes. */
+const GATHER = 64 * 1024;
+const ZEROS = Buffer.alloc(2 * BLOCK);
+
+/** Index of the entry holding byte `pos`, or `entries.length` when it is in the trailer. */
+function entryAt(entries: readonly TarEntry[], pos: number): number {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const e = entries[mid];
+    if (e !== undefined && entryEnd(e) <= pos) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The bytes [from, to) of one entry, relative to its start. */
+async function* entryBytes(e: TarEntry, from: number, to: number, chunk: number): AsyncGenerator<Buffer> {
+  const bodyStart = e.headerSize;
+  const bodyEnd = bodyStart + e.header.size;
+  if (from < bodyStart) yield encodeFileHeader(e.header).subarray(from, Math.min(to, bodyStart));
+  const a = Math.max(from, bodyStart) - bodyStart;
+  const b = Math.min(to, bodyEnd) - bodyStart;
+  if (e.body.kind === 'bytes') {
+    if (a < b) yield e.body.data.subarray(a, b);
+  } else if (a < b || (e.header.size === 0 && from < bodyStart && to === bodyStart)) {
+    // An empty file has no body bytes: it is still opened and checked once its header
+    // has been sent, so "a missing source file makes the stream error" holds for it too.
+    yield* readFileSlice(e.body.source, e.header.size, a, b, chunk);
+  }
+  const padFrom = Math.max(from, bodyEnd);
+  if (padFrom < to) yield ZEROS.subarray(0, to - padFrom);
+}
+
+/** Every byte of [start, end], in order, in pieces of any size. */
+async function* pieces(layout: TarLayout, start: number, end: number, chunk: number): AsyncGenerator<Buffer> {
+  const stop = end + 1;
+  for (let i = entryAt(layout.entries, start); i < layout.entries.length; i += 1) {
+    const e = layout.entries[i];
+    if (e === undefined || e.offset >= stop) return;
+    yield* entryBytes(e, Math.max(start, e.offset) - e.offset, Math.min(stop, entryEnd(e)) - e.offset, chunk);
+  }
+  const from = Math.max(start, layout.trailerOffset);
+  if (from < stop) yield ZEROS.subarray(0, stop - from);
+}
+
+/** Joins small pieces so a cart of many small files is not sent 512 bytes at a time. */
+async function* gather(source: AsyncIterable<Buffer>, target: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let length = 0;
+  for await (const piece of source) {
+    if (piece.byteLength === 0) continue;
+    if (length === 0 && piece.byteLength >= target) {
+      yield piece;
+      continue;
+    }
+    parts.push(piece);
+    length += piece.byteLength;
+    if (length >= target) {
+      yield Buffer.concat(parts, length);
+      parts = [];
+      length = 0;
+    }
+  }
+  if (length > 0) yield Buffer.concat(parts, length);
+}
+
+/**
+ * The tarball's bytes `range.start` to `range.end` inclusive (default: all of it), pulled
+ * with backpressure. Destroying the stream (client gone) or aborting `signal` closes the
+ * file being read; a missing or resized source file makes the stream error, never end.
+ */
+export function tarStream(layout: TarLayout, range?: ByteRange, options: TarStreamOptions = {}): Readable {
+  const chunk = options.chunkSize ?? DEFAULT_CHUNK;
+  if (!Number.isSafeInteger(chunk) || chunk <= 0) throw new RangeError(`bad chunkSize: ${chunk}`);
+  const start = range?.start ?? 0;
+  const end = range?.end ?? layout.size - 1;
+  if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && end < layout.size && start <= end + 1)) {
+    throw new RangeError(`range ${start}-${end} is outside 0-${layout.size - 1}`);
+  }
+  const stream = Readable.from(gather(pieces(layout, start, end, chunk), Math.min(GATHER, chunk)), {
+    objectMode: false,
+    highWaterMark: chunk,
+  });
+  return options.signal ? addAbortSignal(options.signal, stream) : stream;
+}
