@@ -4,6 +4,8 @@
  */
 export { tarLayout, assertSafeBundle, FILE_MODE } from './layout';
 export type { BundleFile, TarLayout, TarLayoutOptions, TarEntry, EntryBody } from './layout';
+export { parseRange } from './range';
+export type { ByteRange } from './range';
 export { tarStream } from './tar-body';
 export type { TarStreamOptions } from './tar-body';
 export { SourceChangedError } from './file-slice';
