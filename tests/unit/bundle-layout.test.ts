@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
 import { tarLayout, tarStream, type BundleFile } from '../../src/bundle';
 
@@ -22,7 +21,7 @@ function file(path: string, size: number, mtime = 1546983446.123): BundleFile {
   return { path, size, mtime, source };
 }
 
-async function collect(stream: Readable): Promise<Buffer> {
+async function collect(stream: AsyncIterable<unknown>): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const chunk of stream) parts.push(chunk as Buffer);
   return Buffer.concat(parts);
