@@ -48,18 +48,28 @@ function fieldName(issuePath: readonly PropertyKey[]): string {
   return issuePath.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
 }
 
-function zodFail(error: z.ZodError, prefix: readonly PropertyKey[]): never {
+/** The value at `at` inside `input`, to tell a missing field from a wrongly typed one. */
+function valueAt(input: unknown, at: readonly PropertyKey[]): unknown {
+  let v = input;
+  for (const key of at) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[key];
+  }
+  return v;
+}
+
+function zodFail(error: z.ZodError, input: unknown, prefix: readonly PropertyKey[]): never {
   const issue = error.issues[0]!;
   const field = fieldName([...prefix, ...issue.path]) || 'body';
-  const message = issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message;
-  throw badRequest(`${field} ${message}`, field);
+  const missing = issue.path.length > 0 && valueAt(input, issue.path) === undefined;
+  throw badRequest(`${field} ${missing ? 'is required' : issue.message}`, field);
 }
 
 function parseFile(raw: unknown, i: number): FileRequest {
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw badRequest(`fileids[${i}] must be an object with id, path, hashtype and hashsum`, `fileids[${i}]`);
-    zodFail(parsed.error, ['fileids', i]);
+    zodFail(parsed.error, raw, ['fileids', i]);
   }
   const f = parsed.data;
   const digest = findDigest(f.hashtype);
@@ -99,7 +109,7 @@ export interface CartRequest {
 export function parseCartRequest(body: unknown, maxFiles: number): CartRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('body must be a JSON object with a "fileids" list', 'body');
   const parsed = bodySchema.safeParse(body);
-  if (!parsed.success) zodFail(parsed.error, []);
+  if (!parsed.success) zodFail(parsed.error, body, []);
   const list = parsed.data.fileids;
   if (list.length > maxFiles) throw badRequest(`fileids lists ${list.length} files; at most ${maxFiles} are allowed`, 'fileids');
   const files = list.map(parseFile);
