@@ -9,10 +9,8 @@ beforeAll(async () => {
   archive = await startArchiveServer({ tapeDelayMs: 400 });
 });
 afterAll(async () => {
-  const t0 = Date.now();
   for (const c of started) await c.close();
   await archive?.close();
-  console.log("afterAll ms", Date.now() - t0);
 });
 
 test('a restart in the middle of staging resumes unfinished carts and they become ready', async () => {
