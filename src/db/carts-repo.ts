@@ -246,4 +246,23 @@ export class CartsRepo {
   resetReaders(): void {
     this.db.orm.update(carts).set({ readers: 0 }).where(sql`${carts.readers} != 0`).run();
   }
+
+  /** Every live cart, oldest first (for `cartd-cmd dump`). */
+  allLive(): Cart[] {
+    return this.db.orm.select().from(carts).where(isNull(carts.deletedAt)).orderBy(asc(carts.id)).all().map(toCart);
+  }
+
+  /**
+   * Live carts neither changed nor used (status or download) since `before` (ms), oldest
+   * first, with their open downloads (for `cartd-cmd purge`).
+   */
+  idleSince(before: number): { cart: Cart; readers: number }[] {
+    return this.db.orm
+      .select()
+      .from(carts)
+      .where(and(isNull(carts.deletedAt), sql`MAX(${carts.updatedAt}, ${carts.lastUsedAt}) < ${before}`))
+      .orderBy(asc(carts.id))
+      .all()
+      .map((r) => ({ cart: toCart(r), readers: r.readers }));
+  }
 }

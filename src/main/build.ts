@@ -36,8 +36,9 @@ export interface Cartd {
   close(): Promise<void>;
 }
 
-export async function buildCartd(config: Config, log: Logger): Promise<Cartd> {
-  const state = openState(config);
+/** `migrate`: see openState; admin commands pass 'never' so they never create or change a schema. */
+export async function buildCartd(config: Config, log: Logger, opts: { migrate?: 'if-empty' | 'always' | 'never' } = {}): Promise<Cartd> {
+  const state = openState(config, opts);
   const volume = new Volume(
     { root: config.cartd.volumePath, maxBytes: config.cartd.volumeMaxBytes, reserveBytes: config.cartd.volumeReserveBytes },
     state.blobs,
