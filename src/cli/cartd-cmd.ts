@@ -1,0 +1,57 @@
+import { Command } from 'commander';
+import { dbchkCommand } from './commands/dbchk';
+import { dbsyncCommand } from './commands/dbsync';
+import { dumpCommand } from './commands/dump';
+import { fixitCommand } from './commands/fixit';
+import { purgeCommand } from './commands/purge';
+import { examples, type CliContext } from './commands/context';
+import { describeFailure, EXIT_OK } from './exit';
+
+/** `cartd-cmd`: the reference's admin commands (pacifica-cartd-cmd), same names, arguments and exit codes. */
+export function program(ctx: CliContext): Command {
+  const root = new Command('cartd-cmd')
+    .description('Admin commands for cartd: check and migrate the database, fix, purge and list carts. Safe to run while servers and workers run.')
+    .addHelpText(
+      'after',
+      examples([
+        'cartd-cmd dbchk || cartd-cmd dbsync                  bring the schema up to date',
+        'cartd-cmd fixit --cartid 38                          re-stage a failed cart',
+        'cartd-cmd purge --time-ago="60 days ago" --dry-run   list idle carts',
+        'cartd-cmd dump --json                                every live cart and file',
+        '',
+        'Every command takes -c/--config FILE (default $CARTD_CONFIG). Exit codes: 0 done, 1 failed, 2 wrong usage.',
+      ]),
+    );
+  for (const make of [dbchkCommand, dbsyncCommand, fixitCommand, purgeCommand, dumpCommand]) root.addCommand(make(ctx));
+  // Usage errors become exceptions (exit 2 in main) and say where help is; commander prints the error itself.
+  for (const cmd of [root, ...root.commands]) {
+    cmd
+      .exitOverride()
+      .showHelpAfterError(`(run \`${cmd === root ? 'cartd-cmd' : `cartd-cmd ${cmd.name()}`} --help\` for usage)`)
+      .configureOutput({ writeOut: (s) => ctx.stdout.write(s), writeErr: (s) => ctx.stderr.write(s) });
+  }
+  return root;
+}
+
+/** Wait until what was written to `stream` has been handed to the OS, so exit() loses nothing. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const interrupt = new AbortController();
+  process.once('SIGINT', () => interrupt.abort());
+  process.once('SIGTERM', () => interrupt.abort());
+  const ctx: CliContext = { env: process.env, stdout: process.stdout, stderr: process.stderr, interrupted: interrupt.signal };
+  let code = EXIT_OK;
+  try {
+    await program(ctx).parseAsync(argv);
+  } catch (err) {
+    const failure = describeFailure(err);
+    code = failure.code;
+    const name = argv[2] !== undefined && !argv[2].startsWith('-') ? `cartd-cmd ${argv[2]}` : 'cartd-cmd';
+    if (failure.message !== undefined) ctx.stderr.write(`${name}: ${failure.message}\n`);
+  }
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}

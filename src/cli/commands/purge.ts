@@ -1,0 +1,78 @@
+import { Command, Option } from 'commander';
+import { AppError } from '../../core/errors';
+import { buildCartd } from '../../main/build';
+import { isoTime, plural } from '../format';
+import { parseTimeAgo, type TimeAgo } from '../time-ago';
+import { addConfigOption, addVerboseOption, cliLogger, examples, loadCliConfig, requireDatabase, type CliContext, type ConfigOptions, type VerboseOptions } from './context';
+
+const DEFAULT_TIME_AGO = '180 days ago';
+
+interface PurgeOptions extends ConfigOptions, VerboseOptions {
+  readonly timeAgo?: TimeAgo;
+  readonly dryRun?: boolean;
+}
+
+/**
+ * Remove carts nobody changed or used since the cutoff, each through the same use-case as
+ * DELETE (mark deleted, cancel its work, drop the bytes no live cart needs). A cart with a
+ * download in progress is left alone: it is in use, whatever its timestamps say.
+ */
+async function purge(ctx: CliContext, opts: PurgeOptions): Promise<void> {
+  const when = opts.timeAgo ?? parseTimeAgo(DEFAULT_TIME_AGO);
+  const config = loadCliConfig(ctx, opts);
+  requireDatabase(config);
+  const cartd = await buildCartd(config, cliLogger(ctx, config, opts), { migrate: 'never' });
+  try {
+    const idle = cartd.state.carts.idleSince(when.cutoff);
+    let removed = 0;
+    for (const { cart, readers } of idle) {
+      const what = `cart ${cart.uid} (${cart.status}, ${plural(cart.fileCount, 'file')}, last changed or used ${isoTime(Math.max(cart.updatedAt, cart.lastUsedAt))})`;
+      if (readers > 0) {
+        ctx.stdout.write(`skipped ${what}: ${plural(readers, 'download')} in progress\n`);
+        continue;
+      }
+      if (opts.dryRun) {
+        ctx.stdout.write(`would remove ${what}\n`);
+        continue;
+      }
+      try {
+        await cartd.service.delete(cart.uid);
+      } catch (err) {
+        // Someone (a DELETE, another purge) removed it between our query and now: not ours to report.
+        if (err instanceof AppError && err.code === 'not_found') continue;
+        throw err;
+      }
+      removed++;
+      ctx.stdout.write(`removed ${what}\n`);
+    }
+    const since = `not changed or used since ${isoTime(when.cutoff)} (${when.text})`;
+    ctx.stderr.write(
+      opts.dryRun
+        ? `purge: dry run, nothing removed: ${plural(idle.length, 'cart')} ${since}; run again without --dry-run to remove them\n`
+        : `purge: removed ${plural(removed, 'cart')} ${since}\n`,
+    );
+  } finally {
+    await cartd.close();
+  }
+}
+
+export function purgeCommand(ctx: CliContext): Command {
+  const cmd = new Command('purge')
+    .description('Remove the carts not changed or used since a time in the past, exactly as DELETE would, printing each cart removed.')
+    .addOption(
+      new Option('--time-ago <when>', `how old a cart must be: "N unit ago", unit seconds, minutes, hours, days or weeks (default: "${DEFAULT_TIME_AGO}")`).argParser((v) =>
+        parseTimeAgo(v),
+      ),
+    )
+    .option('--dry-run', 'only list the carts that would be removed')
+    .addHelpText(
+      'after',
+      examples([
+        'cartd-cmd purge                                   carts idle for 180 days',
+        'cartd-cmd purge --time-ago="60 days ago"',
+        'cartd-cmd purge --time-ago "12 hours ago" --dry-run',
+      ]),
+    )
+    .action((opts: PurgeOptions) => purge(ctx, opts));
+  return addVerboseOption(addConfigOption(cmd));
+}
