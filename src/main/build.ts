@@ -3,11 +3,11 @@ import { HttpArchive } from '../archive/http-archive';
 import { CartService } from '../carts/cart-service';
 import type { Config } from '../config/config';
 import type { StagingRunner } from '../core/ports';
-import { EmbeddedRunner } from '../queue/embedded-runner';
 import type { StagingDeps } from '../staging/deps';
 import type { StagingPolicy } from '../staging/policy';
 import { Volume } from '../volume/volume';
 import { openState, type State } from './open-state';
+import { createRunner, type RunnerOptions } from './runner';
 
 export function policyFrom(config: Config): StagingPolicy {
   const a = config.archive;
@@ -37,7 +37,7 @@ export interface Cartd {
 }
 
 /** `migrate`: see openState; admin commands pass 'never' so they never create or change a schema. */
-export async function buildCartd(config: Config, log: Logger, opts: { migrate?: 'if-empty' | 'always' | 'never' } = {}): Promise<Cartd> {
+export async function buildCartd(config: Config, log: Logger, opts: { migrate?: 'if-empty' | 'always' | 'never'; runner?: RunnerOptions } = {}): Promise<Cartd> {
   const state = openState(config, opts);
   const volume = new Volume(
     { root: config.cartd.volumePath, maxBytes: config.cartd.volumeMaxBytes, reserveBytes: config.cartd.volumeReserveBytes },
@@ -47,7 +47,7 @@ export async function buildCartd(config: Config, log: Logger, opts: { migrate?: 
   const archive = new HttpArchive({ url: config.archive.url, timeoutMs: config.archive.timeoutMs, maxSockets: config.archive.maxRequests });
   const now = (): number => Date.now();
   const staging: StagingDeps = { carts: state.carts, volume, archive, policy: policyFrom(config), log, now };
-  const runner = new EmbeddedRunner(staging, config.cartd.concurrency);
+  const runner = createRunner(config, staging, opts.runner);
   const service = new CartService({ carts: state.carts, volume, runner, log, now, maxFiles: config.cartd.maxFiles });
   return {
     config,

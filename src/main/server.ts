@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config';
 import { createApp } from '../http/app';
 import { buildCartd, type Cartd } from './build';
+import { runnerKind, type RunnerOptions } from './runner';
 
 export interface RunningServer {
   readonly cartd: Cartd;
@@ -14,8 +15,8 @@ export interface RunningServer {
 }
 
 /** Start the API server (and the in-process runner); port 0 picks a free port. */
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const cartd = await buildCartd(config, log);
+export async function startServer(config: Config, log: Logger, opts: { runner?: RunnerOptions } = {}): Promise<RunningServer> {
+  const cartd = await buildCartd(config, log, { runner: opts.runner });
   cartd.state.carts.resetReaders();
   await cartd.volume.discardTemps();
   const app = createApp({ service: cartd.service, log, maxBodyBytes: config.cartd.maxBodyBytes, transferSize: config.cartd.transferSize });
@@ -27,7 +28,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const port = (server.address() as AddressInfo).port;
   const host = config.server.address.includes(':') ? `[${config.server.address}]` : config.server.address;
   const url = `http://${host}:${port}/`;
-  log.info({ url, volume: config.cartd.volumePath, database: config.database.path, runner: 'embedded' }, 'cartd serving');
+  log.info({ url, volume: config.cartd.volumePath, database: config.database.path, runner: runnerKind(config), worker: runnerKind(config) === 'embedded' || opts.runner?.worker !== false }, 'cartd serving');
   let stopping: Promise<void> | undefined;
   return {
     cartd,

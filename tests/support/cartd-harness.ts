@@ -10,8 +10,20 @@ import path from 'node:path';
 import pino from 'pino';
 import { loadConfig, type Config } from '../../src/config/config';
 import { createLogger } from '../../src/main/logger';
+import type { RunnerOptions } from '../../src/main/runner';
 import { startServer, type RunningServer } from '../../src/main/server';
 import type { ArchiveServer } from './archive-server';
+import { printRedisSkipNotice, redisAvailable, redisRequired, startRedis, uniquePrefix, type RedisServer } from './redis';
+
+export type RunnerName = 'embedded' | 'bullmq';
+
+/**
+ * The runners every end-to-end suite about carts runs under, with identical expectations
+ * (`describe.each(RUNNERS)`). BullMQ is left out, with a printed notice, when there is no
+ * redis-server, unless CARTD_REQUIRE_REDIS=1 (then its suites fail).
+ */
+export const RUNNERS: readonly RunnerName[] =
+  redisAvailable || redisRequired ? ['embedded', 'bullmq'] : (printRedisSkipNotice('the BullMQ runner half of the end-to-end suites'), ['embedded']);
 
 /** Fast timings for tests; any key can be overridden per test (`section.key` -> text). */
 export const TEST_DEFAULTS: Readonly<Record<string, string>> = {
@@ -31,6 +43,11 @@ export interface CartdHarness {
   readonly dir: string;
   readonly config: Config;
   readonly running: RunningServer;
+  readonly runner: RunnerName;
+  /** BullMQ only: the Redis in use and this cartd's key prefix. */
+  readonly redis?: { readonly server: RedisServer; readonly prefix: string };
+  /** The `section.key` settings this cartd runs with (to start `cartd worker` processes alike). */
+  readonly settings: Readonly<Record<string, string>>;
   /** Stop the server, keep its folder (for restart tests). */
   stop(): Promise<void>;
   /** Stop and remove the folder. */
@@ -42,27 +59,56 @@ export interface HarnessOptions {
   readonly overrides?: Readonly<Record<string, string>>;
   /** Reuse a folder (restart); a new temp folder otherwise. */
   readonly dir?: string;
+  /** Default embedded. */
+  readonly runner?: RunnerName;
+  /** BullMQ: a Redis to share (restarts, worker processes); a private one (stopped by close()) otherwise. */
+  readonly redis?: RedisServer;
+  /** BullMQ: key prefix (reuse it on restart); a unique one otherwise. */
+  readonly prefix?: string;
+  /** BullMQ: lock, drain (default 0: a stopping test server hands its jobs back at once), worker in this process. */
+  readonly runnerOptions?: RunnerOptions;
+}
+
+export function testSettings(dir: string, archiveUrl: string, overrides: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return {
+    ...TEST_DEFAULTS,
+    'archiveinterface.url': archiveUrl,
+    'cartd.volume_path': path.join(dir, 'volume'),
+    'database.url': path.join(dir, 'cartd.sqlite3'),
+    ...overrides,
+  };
 }
 
 export function testConfig(dir: string, archiveUrl: string, overrides: Readonly<Record<string, string>> = {}): Config {
-  return loadConfig({
-    cwd: dir,
-    env: {},
-    overrides: {
-      ...TEST_DEFAULTS,
-      'archiveinterface.url': archiveUrl,
-      'cartd.volume_path': path.join(dir, 'volume'),
-      'database.url': path.join(dir, 'cartd.sqlite3'),
-      ...overrides,
-    },
-  });
+  return loadConfig({ cwd: dir, env: {}, overrides: testSettings(dir, archiveUrl, overrides) });
+}
+
+/** The same settings as an INI file's text (for `cartd worker -c FILE`). */
+export function iniText(settings: Readonly<Record<string, string>>): string {
+  const sections = new Map<string, string[]>();
+  for (const [id, value] of Object.entries(settings)) {
+    const [section, key] = id.split('.') as [string, string];
+    sections.set(section, [...(sections.get(section) ?? []), `${key} = ${value}`]);
+  }
+  return [...sections].map(([section, lines]) => `[${section}]\n${lines.join('\n')}\n`).join('\n');
 }
 
 export async function startCartd(opts: HarnessOptions): Promise<CartdHarness> {
   const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'cartd-test-'));
-  const config = testConfig(dir, opts.archive.url, opts.overrides);
+  const runner = opts.runner ?? 'embedded';
+  const ownRedis = runner === 'bullmq' && opts.redis === undefined ? await startRedis() : undefined;
+  const redisServer = opts.redis ?? ownRedis;
+  const redis = runner === 'bullmq' && redisServer ? { server: redisServer, prefix: opts.prefix ?? uniquePrefix('cartd') } : undefined;
+  const settings = testSettings(dir, opts.archive.url, { ...(redis ? { 'redis.url': redis.server.url, 'redis.prefix': redis.prefix } : {}), ...opts.overrides });
+  const config = loadConfig({ cwd: dir, env: {}, overrides: settings });
   const log = process.env.TEST_LOG ? createLogger(process.env.TEST_LOG) : pino({ level: 'silent' });
-  const running = await startServer(config, log);
+  let running: RunningServer;
+  try {
+    running = await startServer(config, log, { runner: { drainMs: 0, ...opts.runnerOptions } });
+  } catch (err) {
+    await ownRedis?.stop();
+    throw err;
+  }
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
@@ -74,9 +120,13 @@ export async function startCartd(opts: HarnessOptions): Promise<CartdHarness> {
     dir,
     config,
     running,
+    runner,
+    ...(redis ? { redis } : {}),
+    settings,
     stop,
     async close() {
       await stop();
+      await ownRedis?.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

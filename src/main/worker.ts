@@ -1,0 +1,36 @@
+import type { Logger } from 'pino';
+import { ConfigError, type Config } from '../config/config';
+import { buildCartd, type Cartd } from './build';
+import type { RunnerOptions } from './runner';
+
+export interface RunningWorker {
+  readonly cartd: Cartd;
+  /** Stop taking jobs, let running ones finish or hand them back, close. */
+  stop(): Promise<void>;
+}
+
+/** `cartd worker`: staging only, from the BullMQ queues in Redis; no HTTP. */
+export async function startWorker(config: Config, log: Logger, opts: Omit<RunnerOptions, 'worker' | 'resubmit'> = {}): Promise<RunningWorker> {
+  if (config.redis.url === '') {
+    throw new ConfigError('cartd worker needs Redis: set [redis] url or REDIS_URL (workers take their jobs from its queues)');
+  }
+  const cartd = await buildCartd(config, log, { runner: { ...opts, worker: true, resubmit: false } });
+  try {
+    await cartd.runner.start();
+  } catch (err) {
+    await cartd.close().catch(() => undefined);
+    throw err;
+  }
+  log.info(
+    { concurrency: config.cartd.concurrency, prefix: config.redis.prefix, volume: config.cartd.volumePath, database: config.database.path },
+    'cartd worker running',
+  );
+  let stopping: Promise<void> | undefined;
+  return {
+    cartd,
+    stop() {
+      stopping ??= cartd.close();
+      return stopping;
+    },
+  };
+}
