@@ -38,11 +38,12 @@ function flushed(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => stream.write('', () => resolve()));
 }
 
-export async function main(argv: string[]): Promise<void> {
+/** `startedAt`: when the process began (the launcher takes it before loading this module). */
+export async function main(argv: string[], startedAt: number = Date.now()): Promise<void> {
   const interrupt = new AbortController();
   process.once('SIGINT', () => interrupt.abort());
   process.once('SIGTERM', () => interrupt.abort());
-  const ctx: CliContext = { env: process.env, stdout: process.stdout, stderr: process.stderr, interrupted: interrupt.signal };
+  const ctx: CliContext = { env: process.env, stdout: process.stdout, stderr: process.stderr, interrupted: interrupt.signal, startedAt };
   let code = EXIT_OK;
   try {
     await program(ctx).parseAsync(argv);

@@ -12,6 +12,8 @@ export interface CliContext {
   readonly stderr: NodeJS.WriteStream;
   /** Set when the user interrupts (Ctrl-C); long commands stop cleanly. */
   readonly interrupted: AbortSignal;
+  /** When the user ran the command (ms): relative times on the command line count from here. */
+  readonly startedAt: number;
 }
 
 export interface ConfigOptions {

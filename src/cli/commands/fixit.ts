@@ -3,6 +3,7 @@ import { checkUid } from '../../carts/request';
 import type { Cart } from '../../core/cart';
 import { buildCartd } from '../../main/build';
 import { CliError, EXIT_USAGE } from '../exit';
+import { plural } from '../format';
 import { progressView } from '../progress';
 import { addConfigOption, addVerboseOption, cliLogger, examples, loadCliConfig, requireDatabase, type CliContext, type ConfigOptions, type VerboseOptions } from './context';
 import { openWorkerQueue } from './fixit-queue';
@@ -41,7 +42,7 @@ async function fixit(ctx: CliContext, opts: FixitOptions): Promise<void> {
     for (const { cart } of found as { uid: string; cart: Cart }[]) {
       const before = cartLine(repo, cart);
       if (cart.status === 'ready') {
-        view.note(`cart ${cart.uid}: ready, all ${before.files} files staged; nothing to fix`);
+        view.note(`cart ${cart.uid}: ready, ${plural(before.files, 'file')} staged; nothing to fix`);
         continue;
       }
       view.note(describeRestage(before));
@@ -49,11 +50,14 @@ async function fixit(ctx: CliContext, opts: FixitOptions): Promise<void> {
       todo.push(cart);
     }
     if (queue) {
-      for (const cart of todo) {
-        await queue.submitCart(cart.id);
-        view.note(`cart ${cart.uid}: handed to the workers; \`cartd-cmd dump\` or HEAD /${cart.uid} shows how it goes`);
+      try {
+        for (const cart of todo) {
+          await queue.submitCart(cart.id);
+          view.note(`cart ${cart.uid}: handed to the workers; \`cartd-cmd dump\` or HEAD /${cart.uid} shows how it goes`);
+        }
+      } finally {
+        await queue.close();
       }
-      await queue.close();
       return;
     }
     if (todo.length === 0) return;

@@ -18,7 +18,7 @@ interface PurgeOptions extends ConfigOptions, VerboseOptions {
  * download in progress is left alone: it is in use, whatever its timestamps say.
  */
 async function purge(ctx: CliContext, opts: PurgeOptions): Promise<void> {
-  const when = opts.timeAgo ?? parseTimeAgo(DEFAULT_TIME_AGO);
+  const when = opts.timeAgo ?? parseTimeAgo(DEFAULT_TIME_AGO, ctx.startedAt);
   const config = loadCliConfig(ctx, opts);
   requireDatabase(config);
   const cartd = await buildCartd(config, cliLogger(ctx, config, opts), { migrate: 'never' });
@@ -61,7 +61,7 @@ export function purgeCommand(ctx: CliContext): Command {
     .description('Remove the carts not changed or used since a time in the past, exactly as DELETE would, printing each cart removed.')
     .addOption(
       new Option('--time-ago <when>', `how old a cart must be: "N unit ago", unit seconds, minutes, hours, days or weeks (default: "${DEFAULT_TIME_AGO}")`).argParser((v) =>
-        parseTimeAgo(v),
+        parseTimeAgo(v, ctx.startedAt),
       ),
     )
     .option('--dry-run', 'only list the carts that would be removed')
