@@ -5,24 +5,10 @@
  */
 import type { EventEmitter } from 'node:events';
 import { PassThrough, Readable, addAbortSignal } from 'node:stream';
+import archiver from 'archiver';
 import { readFileSlice } from './file-slice';
 import { FILE_MODE, assertSafeBundle, type BundleFile } from './layout';
 import { buildManifests } from './manifest';
-
-type ArchiverModule = typeof import('archiver');
-
-let archiver: ArchiverModule | undefined;
-
-/**
- * archiver 8 is ESM-only; Node >= 20.19 require()s it natively. It is loaded on first use so
- * importing src/bundle costs nothing until a zip is asked for. (Jest's module system cannot
- * require ESM on Node 20, which is why the zip tests run it in a child process.)
- */
-function loadArchiver(): ArchiverModule {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- see above: lazy on purpose
-  archiver ??= require('archiver') as ArchiverModule;
-  return archiver;
-}
 
 export interface ZipStreamOptions {
   /** Add `ROOT/MANIFEST.<hashtype>` files as the tarball does. */
@@ -76,7 +62,8 @@ class ZipOutput extends PassThrough {
 export function zipStream(root: string, files: readonly BundleFile[], options: ZipStreamOptions = {}): Readable {
   assertSafeBundle(root, files);
   const chunk = options.chunkSize ?? 1024 * 1024;
-  const archive = new (loadArchiver().ZipArchive)({ store: true, forceZip64: true });
+  // archiver 7 (CommonJS): 8 is ESM-only, which Jest on Node 20 cannot load.
+  const archive = archiver('zip', { store: true, forceZip64: true });
   const out = new ZipOutput({ highWaterMark: chunk });
   out.archive = archive;
   archive.on('error', (err: Error) => out.destroy(err));

@@ -1,7 +1,7 @@
 /**
- * The zip download, opened with unzip, bsdtar and Python's zipfile. archiver 8 is ESM-only
- * and Jest's module system cannot require ESM on Node 20, so zipStream runs in a child
- * `node` (which can), loading src/bundle through a tiny TypeScript transpile hook.
+ * The zip download, opened with unzip, bsdtar and Python's zipfile. zipStream runs in a
+ * child `node` (loading src/bundle through a tiny TypeScript transpile hook) so the child
+ * can count its own open descriptors in /proc/self/fd.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
