@@ -4,6 +4,7 @@ import { AppError, notFound } from '../core/errors';
 import type { StagingRunner } from '../core/ports';
 import type { CartsRepo } from '../db/carts-repo';
 import type { Volume } from '../volume/volume';
+import { finishRemoval } from './remove-cart';
 import { checkUid, parseCartRequest } from './request';
 
 export interface CartServiceDeps {
@@ -65,7 +66,8 @@ export class CartService {
       if (f.size === null || f.mtime === null) throw new AppError('internal', `cart ${uid} is ready but file ${f.archiveId} has no size`);
       return { ...f, size: f.size, mtime: f.mtime, source: this.deps.volume.blobPath(blobKey(f)) };
     });
-    this.deps.carts.addReader(cart.id, 1);
+    // Pinned in the same statement that checks it is still there: an eviction cannot slip in between.
+    if (!this.deps.carts.pinReady(cart.id)) throw notFound(`no cart ${uid}`);
     let released = false;
     const release = (): void => {
       if (released) return;
@@ -80,8 +82,6 @@ export class CartService {
   async delete(uid: string): Promise<void> {
     const cart = this.live(uid);
     if (!this.deps.carts.markDeleted(cart.id, this.deps.now())) throw notFound(`no cart ${uid}`);
-    await this.deps.runner.cancelCart(cart.id);
-    const freed = await this.deps.volume.dropUnreferenced(this.deps.carts.blobKeysOf(cart.id));
-    this.deps.log.info({ cart: uid, freedBytes: freed }, 'cart deleted');
+    await finishRemoval(this.deps, cart, 'deleted');
   }
 }

@@ -14,6 +14,8 @@ export interface Config {
     readonly volumeMaxBytes: number;
     readonly volumeReserveBytes: number;
     readonly cartTtl: number;
+    readonly expiryIntervalMs: number;
+    readonly spaceWaitMs: number;
     readonly concurrency: number;
     readonly maxBodyBytes: number;
     readonly maxFiles: number;
@@ -126,6 +128,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       volumeMaxBytes: get('cartd.volume_max_bytes'),
       volumeReserveBytes: get('cartd.volume_reserve_bytes'),
       cartTtl: get('cartd.cart_ttl'),
+      expiryIntervalMs: ms('cartd.expiry_interval'),
+      spaceWaitMs: ms('cartd.space_wait'),
       concurrency: get('cartd.concurrency'),
       maxBodyBytes: get('cartd.max_body_bytes'),
       maxFiles: get('cartd.max_files'),

@@ -69,6 +69,8 @@ export const KEYS = [
   def('cartd', 'volume_max_bytes', ['VOLUME_MAX_BYTES'], '0', 'Cap on bytes staged on the volume (0: only the free space limits).', nonNegInt),
   def('cartd', 'volume_reserve_bytes', ['VOLUME_RESERVE_BYTES'], '268435456', 'Free space always left on the volume filesystem.', nonNegInt),
   def('cartd', 'cart_ttl', ['CART_TTL'], '2592000', 'Seconds a cart may go unused before it is removed (0: never).', seconds),
+  def('cartd', 'expiry_interval', ['CART_EXPIRY_INTERVAL'], '3600', 'Seconds between the checks that remove carts unused for cart_ttl.', seconds.refine((n) => n > 0, 'must be above 0')),
+  def('cartd', 'space_wait', ['SPACE_WAIT'], '300', 'Seconds a file may wait for room held by carts still staging or being downloaded before its cart fails with No Space Available (0: fail at once).', seconds),
   def('cartd', 'concurrency', ['STAGING_CONCURRENCY'], '8', 'Files staged at once by one worker.', positiveInt),
   def('cartd', 'max_body_bytes', ['MAX_BODY_BYTES'], '104857600', 'Largest POST body accepted (bytes); larger is 413.', positiveInt),
   def('cartd', 'max_files', ['MAX_CART_FILES'], '1000000', 'Most files one cart may name.', positiveInt),

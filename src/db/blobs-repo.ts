@@ -1,43 +1,84 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { writeTx, type Db } from './open';
-import { blobs } from './schema';
+import { blobs, carts } from './schema';
+import { NEEDED, planSpace, type EvictionVictim, type NoRoomReason, type PlanRequest, type SpacePlan } from './space-plan';
 
-export type ReserveOutcome = 'present' | 'reserved' | 'busy' | 'full';
+export type BlobState = 'reserved' | 'present' | 'dropping';
 
 export interface BlobRow {
   readonly key: string;
   readonly size: number;
-  readonly state: 'reserved' | 'present';
+  readonly state: BlobState;
   readonly mtime: number | null;
+  /** Who holds a reservation or is removing the bytes (a volume owner id). */
+  readonly owner: string | null;
+  readonly leaseUntil: number | null;
 }
 
-/** The volume's ledger: one row per stored (or about to be stored) blob. */
+export interface ReserveRequest extends PlanRequest {
+  readonly owner: string;
+  readonly leaseMs: number;
+  /** May the reservation in `row` (held by someone else, or by us but idle) be taken over? */
+  readonly isStale: (row: BlobRow) => boolean;
+}
+
+export type ReserveResult =
+  | { readonly outcome: 'present' | 'busy' }
+  | { readonly outcome: 'reserved'; readonly takenFrom: string | null; readonly evicted: readonly EvictionVictim[]; readonly dropping: readonly string[]; readonly freed: number }
+  | { readonly outcome: 'no-room'; readonly why: NoRoomReason; readonly available: number };
+
+const COLUMNS = { key: blobs.key, size: blobs.size, state: blobs.state, mtime: blobs.mtime, owner: blobs.owner, leaseUntil: blobs.leaseUntil };
+
+/**
+ * The volume's ledger: one row per stored, about-to-be-stored or being-removed blob. A row
+ * is written *before* the bytes and deleted only *after* them, so SUM(size) is always an
+ * upper bound of what the volume holds.
+ */
 export class BlobsRepo {
   constructor(private readonly db: Db) {}
 
   get(key: string): BlobRow | undefined {
-    return this.db.orm.select({ key: blobs.key, size: blobs.size, state: blobs.state, mtime: blobs.mtime }).from(blobs).where(eq(blobs.key, key)).get();
+    return this.db.orm.select(COLUMNS).from(blobs).where(eq(blobs.key, key)).get();
+  }
+
+  all(): BlobRow[] {
+    return this.db.orm.select(COLUMNS).from(blobs).all();
   }
 
   /**
-   * Claim `size` bytes for `key` in one write transaction, so no two workers can both
-   * believe the last free bytes are theirs. A reservation whose lease ran out (its worker
-   * died) is taken over. `capacity` is the most the ledger may add up to.
+   * Claim `size` bytes for `key` in one write transaction, evicting least-recently-used
+   * ready carts if that makes it fit, so no two workers (or processes) can both believe the
+   * last free bytes are theirs. Evicted carts are marked deleted and the bytes they free are
+   * marked `dropping` in the same transaction; the caller removes those files, then calls
+   * finishDrop().
    */
-  tryReserve(key: string, size: number, owner: string, leaseMs: number, capacity: number, now: number): ReserveOutcome {
+  tryReserve(req: ReserveRequest): ReserveResult {
     return writeTx(this.db, () => {
-      const row = this.db.orm.select().from(blobs).where(eq(blobs.key, key)).get();
-      if (row?.state === 'present') return 'present';
-      if (row && row.owner !== owner && (row.leaseUntil ?? 0) > now) return 'busy';
-      const others = this.totalBytes() - (row?.size ?? 0);
-      if (others + size > capacity) return 'full';
+      const row = this.get(req.key);
+      if (row?.state === 'present') return { outcome: 'present' };
+      if (row && (row.state === 'dropping' || !req.isStale(row))) return { outcome: 'busy' };
+      const plan: SpacePlan = planSpace(this.db, req);
+      if (!plan.fits) return { outcome: 'no-room', why: plan.why, available: plan.available };
+      if (plan.victims.length > 0) {
+        this.db.orm
+          .update(carts)
+          .set({ deletedAt: req.now, updatedAt: req.now })
+          .where(and(inArray(carts.id, plan.victims.map((v) => v.id)), sql`${carts.deletedAt} IS NULL`))
+          .run();
+      }
+      this.markDropping(plan.drop, req.owner, req.now, req.now + req.leaseMs);
       this.db.orm
         .insert(blobs)
-        .values({ key, size, state: 'reserved', createdAt: now, owner, leaseUntil: now + leaseMs })
-        .onConflictDoUpdate({ target: blobs.key, set: { size, owner, leaseUntil: now + leaseMs, createdAt: now } })
+        .values({ key: req.key, size: req.size, state: 'reserved', createdAt: req.now, owner: req.owner, leaseUntil: req.now + req.leaseMs })
+        .onConflictDoUpdate({ target: blobs.key, set: { size: req.size, state: 'reserved', owner: req.owner, leaseUntil: req.now + req.leaseMs, createdAt: req.now } })
         .run();
-      return 'reserved';
+      return { outcome: 'reserved', takenFrom: row?.owner ?? null, evicted: plan.victims, dropping: plan.drop, freed: plan.freed };
     });
+  }
+
+  /** The same plan, outside a transaction: would a reservation fit now? (A cheap re-check for a file waiting for room.) */
+  probe(req: PlanRequest): SpacePlan {
+    return planSpace(this.db, req);
   }
 
   /** Keep a reservation alive while its transfer runs. */
@@ -45,8 +86,13 @@ export class BlobsRepo {
     this.db.orm.update(blobs).set({ leaseUntil: until }).where(and(eq(blobs.key, key), eq(blobs.owner, owner), eq(blobs.state, 'reserved'))).run();
   }
 
-  markPresent(key: string, size: number, mtime: number): void {
-    this.db.orm.update(blobs).set({ state: 'present', size, mtime, owner: null, leaseUntil: null }).where(eq(blobs.key, key)).run();
+  /** The bytes are in place and verified (whoever held the reservation by now). */
+  markPresent(key: string, size: number, mtime: number, now: number): void {
+    this.db.orm
+      .insert(blobs)
+      .values({ key, size, state: 'present', mtime, createdAt: now })
+      .onConflictDoUpdate({ target: blobs.key, set: { state: 'present', size, mtime, owner: null, leaseUntil: null } })
+      .run();
   }
 
   /** Give back a reservation that did not become a blob. */
@@ -54,42 +100,86 @@ export class BlobsRepo {
     this.db.orm.delete(blobs).where(and(eq(blobs.key, key), eq(blobs.state, 'reserved'), eq(blobs.owner, owner))).run();
   }
 
-  remove(key: string): void {
-    this.db.orm.delete(blobs).where(eq(blobs.key, key)).run();
+  /** Take over a gone owner's reservation or removal, as a removal of our own (the caller removes the file, then finishDrop()). */
+  claimFrom(key: string, from: string | null, owner: string, leaseUntil: number): boolean {
+    return (
+      this.db.orm
+        .update(blobs)
+        .set({ state: 'dropping', owner, leaseUntil })
+        .where(and(eq(blobs.key, key), from === null ? sql`${blobs.owner} IS NULL` : eq(blobs.owner, from), sql`${blobs.state} != 'present'`))
+        .run().changes > 0
+    );
   }
 
-  /** Bytes present plus bytes reserved. */
+  /** Owners holding rows (reservations or removals) and the latest of their leases. */
+  owners(): { owner: string; leaseUntil: number }[] {
+    return this.db.sqlite
+      .prepare(`SELECT owner, COALESCE(MAX(lease_until), 0) AS leaseUntil FROM blobs WHERE owner IS NOT NULL GROUP BY owner`)
+      .all() as { owner: string; leaseUntil: number }[];
+  }
+
+  /** Bytes present plus reserved plus being removed. */
   totalBytes(): number {
     const r = this.db.orm.select({ n: sql<number>`COALESCE(SUM(${blobs.size}), 0)` }).from(blobs).get();
     return r?.n ?? 0;
   }
 
+  /** Bytes whose files are complete on disk (present, or present until their removal finishes). */
   presentBytes(): number {
-    const r = this.db.orm.select({ n: sql<number>`COALESCE(SUM(${blobs.size}), 0)` }).from(blobs).where(eq(blobs.state, 'present')).get();
+    const r = this.db.orm
+      .select({ n: sql<number>`COALESCE(SUM(${blobs.size}), 0)` })
+      .from(blobs)
+      .where(sql`${blobs.state} != 'reserved'`)
+      .get();
     return r?.n ?? 0;
   }
 
-  all(): BlobRow[] {
-    return this.db.orm.select({ key: blobs.key, size: blobs.size, state: blobs.state, mtime: blobs.mtime }).from(blobs).all();
+  /**
+   * Mark the blobs among `keys` that no staging or ready cart needs as `dropping`, in one
+   * transaction, so a cart created meanwhile either sees them gone or keeps them.
+   */
+  claimUnreferenced(keys: readonly string[], owner: string, now: number, leaseUntil: number): { key: string; size: number }[] {
+    if (keys.length === 0) return [];
+    return writeTx(this.db, () => {
+      const found = this.db.sqlite
+        .prepare(`SELECT b.key, b.size FROM blobs b WHERE b.state = 'present' AND b.key IN (SELECT value FROM json_each(?)) AND NOT ${NEEDED('b.key')}`)
+        .all(JSON.stringify(keys)) as { key: string; size: number }[];
+      this.markDropping(
+        found.map((r) => r.key),
+        owner,
+        now,
+        leaseUntil,
+      );
+      return found;
+    });
+  }
+
+  /** The file of a `dropping` blob is gone: forget the row. */
+  finishDrop(key: string): void {
+    this.db.orm.delete(blobs).where(and(eq(blobs.key, key), eq(blobs.state, 'dropping'))).run();
+  }
+
+  /** A present blob whose file is missing or damaged: forget it (its carts are staged again). */
+  forgetPresent(key: string): boolean {
+    return this.db.orm.delete(blobs).where(and(eq(blobs.key, key), eq(blobs.state, 'present'))).run().changes > 0;
   }
 
   /**
-   * Forget a present blob if no live cart names its bytes; in one transaction, so a cart
-   * created meanwhile either sees the blob gone or keeps it. Returns the removed row.
+   * Inside a write transaction. A failed cart's files that named these bytes no longer have
+   * them, so they are marked failed too: sending that cart back to staging fetches them again.
    */
-  removeIfUnreferenced(key: string): BlobRow | undefined {
-    return writeTx(this.db, () => {
-      const row = this.get(key);
-      if (!row || row.state !== 'present') return undefined;
-      const used = this.db.sqlite
-        .prepare(
-          `SELECT 1 FROM files f JOIN carts c ON c.id = f.cart_id
-           WHERE f.hashtype = ? AND f.hashsum = ? AND c.deleted_at IS NULL LIMIT 1`,
-        )
-        .get(key.slice(0, key.indexOf('-')), key.slice(key.indexOf('-') + 1));
-      if (used) return undefined;
-      this.remove(key);
-      return row;
-    });
+  private markDropping(keys: readonly string[], owner: string, now: number, leaseUntil: number): void {
+    if (keys.length === 0) return;
+    const json = JSON.stringify(keys);
+    this.db.sqlite
+      .prepare(`UPDATE blobs SET state = 'dropping', owner = ?, lease_until = ? WHERE state = 'present' AND key IN (SELECT value FROM json_each(?))`)
+      .run(owner, leaseUntil, json);
+    this.db.sqlite
+      .prepare(
+        `UPDATE files SET status = 'error', message = 'file ' || archive_id || ': removed from the volume after the cart failed', updated_at = ?
+         WHERE status = 'staged' AND hashtype || '-' || hashsum IN (SELECT value FROM json_each(?))
+           AND cart_id IN (SELECT id FROM carts WHERE status = 'error' AND deleted_at IS NULL)`,
+      )
+      .run(now, json);
   }
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Cart, CartFile, CartProgress, CartStatus, FileRequest } from '../core/cart';
 import { conflict } from '../core/errors';
 import { writeTx, type Db } from './open';
@@ -264,5 +264,68 @@ export class CartsRepo {
       .orderBy(asc(carts.id))
       .all()
       .map((r) => ({ cart: toCart(r), readers: r.readers }));
+  }
+
+  /**
+   * Count a download that is about to stream, in one statement with the liveness check, so
+   * an eviction either happened before (the cart is gone: false) or sees the reader and
+   * keeps the cart.
+   */
+  pinReady(cartId: number): boolean {
+    const r = this.db.orm
+      .update(carts)
+      .set({ readers: sql`${carts.readers} + 1` })
+      .where(and(eq(carts.id, cartId), isNull(carts.deletedAt), eq(carts.status, 'ready')))
+      .run();
+    return r.changes > 0;
+  }
+
+  /** Ids of live carts with no open download, unused (status, download, or change) since `before` (ms). */
+  expiryCandidates(before: number, limit = 1000): number[] {
+    return this.db.orm
+      .select({ id: carts.id })
+      .from(carts)
+      .where(and(isNull(carts.deletedAt), eq(carts.readers, 0), sql`MAX(${carts.updatedAt}, ${carts.lastUsedAt}) < ${before}`))
+      .orderBy(asc(carts.lastUsedAt))
+      .limit(limit)
+      .all()
+      .map((r) => r.id);
+  }
+
+  /** Mark deleted only if still live, unread and unused since `before`, in one statement (a download starting now wins). */
+  markExpired(cartId: number, before: number, now: number): boolean {
+    const r = this.db.orm
+      .update(carts)
+      .set({ deletedAt: now, updatedAt: now })
+      .where(and(eq(carts.id, cartId), isNull(carts.deletedAt), eq(carts.readers, 0), sql`MAX(${carts.updatedAt}, ${carts.lastUsedAt}) < ${before}`))
+      .run();
+    return r.changes > 0;
+  }
+
+  /**
+   * The bytes of `key` are gone from the volume: files of live staging or ready carts that
+   * had them staged go back to pending and those carts back to staging. Returns the carts.
+   */
+  unstageBlob(key: string, now: number): number[] {
+    const sep = key.indexOf('-');
+    const [hashtype, hashsum] = [key.slice(0, sep), key.slice(sep + 1)];
+    return writeTx(this.db, () => {
+      const ids = (
+        this.db.sqlite
+          .prepare(
+            `SELECT DISTINCT f.cart_id AS id FROM files f JOIN carts c ON c.id = f.cart_id
+             WHERE f.hashtype = ? AND f.hashsum = ? AND f.status = 'staged' AND c.deleted_at IS NULL AND c.status IN ('staging', 'ready')`,
+          )
+          .all(hashtype, hashsum) as { id: number }[]
+      ).map((r) => r.id);
+      if (ids.length === 0) return [];
+      this.db.orm
+        .update(files)
+        .set({ status: 'pending', message: '', tries: 0, updatedAt: now })
+        .where(and(eq(files.hashtype, hashtype), eq(files.hashsum, hashsum), eq(files.status, 'staged'), inArray(files.cartId, ids)))
+        .run();
+      for (const id of ids) this.restage(id, now);
+      return ids;
+    });
   }
 }

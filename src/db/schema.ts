@@ -64,7 +64,8 @@ export const blobs = sqliteTable(
   {
     key: text('key').primaryKey(),
     size: integer('size').notNull(),
-    state: text('state', { enum: ['reserved', 'present'] }).notNull(),
+    /** `dropping`: the file is being removed; the row goes only after the bytes (no new enum value in SQL: text column). */
+    state: text('state', { enum: ['reserved', 'present', 'dropping'] }).notNull(),
     mtime: real('mtime'),
     createdAt: integer('created_at').notNull(),
     /** Who holds a reservation (worker id) and until when it is valid; stale ones are reclaimed. */

@@ -39,9 +39,18 @@ export interface Cartd {
 /** `migrate`: see openState; admin commands pass 'never' so they never create or change a schema. */
 export async function buildCartd(config: Config, log: Logger, opts: { migrate?: 'if-empty' | 'always' | 'never'; runner?: RunnerOptions } = {}): Promise<Cartd> {
   const state = openState(config, opts);
+  const c = config.cartd;
   const volume = new Volume(
-    { root: config.cartd.volumePath, maxBytes: config.cartd.volumeMaxBytes, reserveBytes: config.cartd.volumeReserveBytes },
+    {
+      root: c.volumePath,
+      maxBytes: c.volumeMaxBytes,
+      reserveBytes: c.volumeReserveBytes,
+      evict: c.lruPurge,
+      lruBufferMs: Math.round(c.lruBufferTime * 1000),
+      spaceWaitMs: c.spaceWaitMs,
+    },
     state.blobs,
+    log,
   );
   await volume.init();
   const archive = new HttpArchive({ url: config.archive.url, timeoutMs: config.archive.timeoutMs, maxSockets: config.archive.maxRequests });
@@ -60,6 +69,7 @@ export async function buildCartd(config: Config, log: Logger, opts: { migrate?: 
     service,
     async close() {
       await runner.stop();
+      await volume.close();
       archive.close();
       state.db.close();
     },

@@ -2,6 +2,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config';
+import { startExpiry } from '../carts/expire-carts';
+import { recoverVolume } from '../carts/recover-volume';
 import { createApp } from '../http/app';
 import { buildCartd, type Cartd } from './build';
 import { runnerKind, type RunnerOptions } from './runner';
@@ -18,13 +20,15 @@ export interface RunningServer {
 export async function startServer(config: Config, log: Logger, opts: { runner?: RunnerOptions } = {}): Promise<RunningServer> {
   const cartd = await buildCartd(config, log, { runner: opts.runner });
   cartd.state.carts.resetReaders();
-  await cartd.volume.discardTemps();
+  // Before the runner starts: carts whose staged bytes vanished are back to staging and get picked up.
+  await recoverVolume({ carts: cartd.state.carts, blobs: cartd.state.blobs, volume: cartd.volume, log, now: () => Date.now() });
   const app = createApp({ service: cartd.service, log, maxBodyBytes: config.cartd.maxBodyBytes, transferSize: config.cartd.transferSize });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.server.port, config.server.address, () => resolve(s));
     s.once('error', reject);
   });
   await cartd.runner.start();
+  const stopExpiry = startExpiry({ ...cartd.staging, runner: cartd.runner }, config.cartd.cartTtl * 1000, config.cartd.expiryIntervalMs);
   const port = (server.address() as AddressInfo).port;
   const host = config.server.address.includes(':') ? `[${config.server.address}]` : config.server.address;
   const url = `http://${host}:${port}/`;
@@ -41,6 +45,7 @@ export async function startServer(config: Config, log: Logger, opts: { runner?: 
           server.close(() => resolve());
           server.closeAllConnections();
         });
+        await stopExpiry();
         await cartd.close();
       })();
       return stopping;

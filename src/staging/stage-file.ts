@@ -1,6 +1,7 @@
 import { blobKey, type CartFile } from '../core/cart';
 import { CancelledError, NO_SPACE_MESSAGE, NoSpaceError, TransferError } from '../core/errors';
 import type { StagingDeps, StepOutcome } from './deps';
+import { learnCartSizes } from './learn-sizes';
 import { retryDelay, tapeDelay } from './policy';
 
 const settled: StepOutcome = { kind: 'settled' };
@@ -24,6 +25,8 @@ export async function stageFileStep(deps: StagingDeps, fileId: number, signal: A
     if (err instanceof NoSpaceError) {
       log.warn({ needed: err.needed, available: err.available }, 'no space for file; cart fails');
       deps.carts.fail(file.cartId, NO_SPACE_MESSAGE, deps.now());
+      // Its transfers in flight are aborted by the runner (and release their room); what it already staged goes too.
+      await deps.volume.dropUnreferenced(deps.carts.blobKeysOf(file.cartId)).catch((e: unknown) => log.warn({ err: e }, 'could not remove the failed cart\'s files'));
       return { kind: 'cart-failed' };
     }
     const retryable = !(err instanceof TransferError) || err.retryable;
@@ -54,6 +57,10 @@ async function attempt(deps: StagingDeps, file: CartFile, signal: AbortSignal, l
     log.debug('already on the volume');
     return settled;
   }
+  // Bytes another transfer is bringing, or room still held by carts in use: ask again later, not the archive.
+  if (deps.volume.isBeingFetched(key)) return { kind: 'again', delayMs: deps.policy.busyDelayMs, reason: 'busy' };
+  const waiting = { key, size: file.size ?? 0, cartId: file.cartId, fileId: file.id };
+  if (file.size !== null && (await deps.volume.stillWaiting(waiting))) return { kind: 'again', delayMs: deps.volume.spaceRetryDelay(file.id, deps.policy.busyDelayMs), reason: 'busy' };
   const status = await deps.archive.status(file.archiveId, signal);
   if (status === null) {
     deps.carts.markFailed(file.id, `file ${file.archiveId}: not found in the archive (404)`, deps.now());
@@ -63,8 +70,16 @@ async function attempt(deps: StagingDeps, file: CartFile, signal: AbortSignal, l
   deps.carts.setFileFacts(file.id, status.size, status.mtime, deps.now());
   if (status.media === 'tape') return waitForTape(deps, file, signal, log);
 
-  const reservation = await deps.volume.reserve(key, status.size);
+  const want = { key, size: status.size, cartId: file.cartId, fileId: file.id };
+  let reservation = await deps.volume.reserve(want);
+  if (reservation === 'need-sizes') {
+    await learnCartSizes(deps, file.cartId, signal);
+    reservation = await deps.volume.reserve(want);
+    // Still unknown: the archive did not answer for some file; its own step retries it.
+    if (reservation === 'need-sizes') return { kind: 'again', delayMs: deps.policy.busyDelayMs, reason: 'busy' };
+  }
   if (reservation === 'busy') return { kind: 'again', delayMs: deps.policy.busyDelayMs, reason: 'busy' };
+  if (reservation === 'wait') return { kind: 'again', delayMs: deps.volume.spaceRetryDelay(file.id, deps.policy.busyDelayMs), reason: 'busy' };
   if (reservation === 'reserved') {
     try {
       const body = await deps.archive.pull(file.archiveId, 0, signal);
@@ -76,6 +91,9 @@ async function attempt(deps: StagingDeps, file: CartFile, signal: AbortSignal, l
     log.info({ bytes: status.size }, 'file staged');
   }
   deps.carts.markStaged(file.id, status.size, status.mtime, deps.now());
+  // The cart failed or went away while the bytes came: keep them only if another cart needs them.
+  const after = deps.carts.getLive(file.cartId);
+  if (reservation === 'reserved' && after?.status !== 'staging') await deps.volume.dropUnreferenced([key]);
   return settled;
 }
 

@@ -1,10 +1,13 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, statfs, utimes } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, open, rename, rm, rmdir, statfs, utimes } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
 import { findDigest } from '../core/digests';
 import { CancelledError, NoSpaceError, TransferError } from '../core/errors';
-import type { BlobsRepo } from '../db/blobs-repo';
+import type { BlobsRepo, BlobRow } from '../db/blobs-repo';
+import type { NoRoomReason } from '../db/space-plan';
+import { newOwner, ownerIsGone, retireOwner } from './owners';
 
 export interface VolumeOptions {
   readonly root: string;
@@ -12,8 +15,22 @@ export interface VolumeOptions {
   readonly maxBytes: number;
   /** Free space always left on the filesystem. */
   readonly reserveBytes: number;
-  /** How long a reservation stays valid without renewal (a dead worker's expires). */
+  /** How long a reservation stays valid without renewal (a dead worker's expires). Default 60 s. */
   readonly leaseMs?: number;
+  /** Evict least-recently-used ready carts when room is needed (`lru_purge`). Default true. */
+  readonly evict?: boolean;
+  /** A ready cart used (or made ready) this recently is never evicted (`lru_buffer_time`). Default 0. */
+  readonly lruBufferMs?: number;
+  /** How long a file may wait for room now held by carts in progress or in use (`space_wait`); 0 (default): fail at once. */
+  readonly spaceWaitMs?: number;
+}
+
+/** One file's claim on the volume. */
+export interface SpaceRequest {
+  readonly key: string;
+  readonly size: number;
+  readonly cartId: number;
+  readonly fileId: number;
 }
 
 export interface IngestRequest {
@@ -24,22 +41,29 @@ export interface IngestRequest {
   /** Seconds since the epoch, set on the file once it is in place. */
   readonly mtime: number;
   readonly signal?: AbortSignal;
-  /** Called with bytes written so far (for progress and lease renewal). */
+  /** Called with bytes written so far. */
   readonly onProgress?: (bytes: number) => void;
 }
 
 /**
- * The local disk: blobs stored once by content key under `blobs/`, written through
- * `tmp/` (temp file, hash while writing, verify, fsync, rename), so a file under its final
- * name is always complete and verified.
+ * The local disk: blobs stored once by content key under `blobs/`, written through this
+ * owner's folder in `tmp/` (temp file, hash while writing, verify, fsync, rename), so a file
+ * under its final name is always complete and verified. Every byte written is covered by a
+ * row of the ledger first, so the volume never holds more than its capacity.
  */
 export class Volume {
   readonly leaseMs: number;
-  readonly owner = randomUUID();
+  readonly owner = newOwner();
+  /** Keys this owner is transferring right now. */
+  private readonly active = new Set<string>();
+  /** Files waiting for room: file row id -> since when (ms). */
+  private readonly waits = new Map<number, number>();
+  private tmpReady: Promise<unknown> | undefined;
 
   constructor(
     readonly options: VolumeOptions,
     private readonly blobs: BlobsRepo,
+    private readonly log?: Logger,
   ) {
     this.leaseMs = options.leaseMs ?? 60_000;
   }
@@ -52,13 +76,28 @@ export class Volume {
     return path.join(this.options.root, 'tmp');
   }
 
+  /** Temp files of this owner only: others' are theirs until they are known dead. */
+  get ownTmpDir(): string {
+    return path.join(this.tmpDir, this.owner);
+  }
+
   async init(): Promise<void> {
     await mkdir(this.blobDir, { recursive: true });
     await mkdir(this.tmpDir, { recursive: true });
   }
 
+  /** This process is done with the volume: its temp folder goes and its owner id counts as dead. */
+  async close(): Promise<void> {
+    retireOwner(this.owner);
+    await rmdir(this.ownTmpDir).catch(() => undefined);
+  }
+
   blobPath(key: string): string {
     return path.join(this.blobDir, key.slice(key.indexOf('-') + 1, key.indexOf('-') + 3), key);
+  }
+
+  tempPath(key: string, owner = this.owner): string {
+    return path.join(this.tmpDir, owner, `${key}.part`);
   }
 
   isPresent(key: string): boolean {
@@ -68,6 +107,12 @@ export class Volume {
   presentMtime(key: string): { size: number; mtime: number | null } | undefined {
     const row = this.blobs.get(key);
     return row?.state === 'present' ? { size: row.size, mtime: row.mtime } : undefined;
+  }
+
+  /** Another transfer (here or in another process) is bringing these bytes: ask again later, not the archive. */
+  isBeingFetched(key: string, now = Date.now()): boolean {
+    const row = this.blobs.get(key);
+    return row !== undefined && row.state !== 'present' && !this.isStale(row, now);
   }
 
   /** The most the ledger may add up to: what is stored plus what the filesystem can still take. */
@@ -80,16 +125,71 @@ export class Volume {
   }
 
   /**
-   * Reserve room for a blob before any byte is written. `present`: already stored;
-   * `busy`: another transfer is bringing the same bytes (try later). Throws NoSpaceError.
+   * Reserve room for a blob before any byte is written, evicting least-recently-used ready
+   * carts if that makes it fit. `present`: already stored; `busy`: another transfer is
+   * bringing the same bytes; `wait`: room is held by carts in progress or in use, try later;
+   * `need-sizes`: carts would have to be evicted, so first learn the sizes of all of this
+   * cart's files. Throws NoSpaceError when the cart cannot fit (or has waited long enough).
    */
-  async reserve(key: string, size: number, now = Date.now()): Promise<'present' | 'reserved' | 'busy'> {
-    const outcome = this.blobs.tryReserve(key, size, this.owner, this.leaseMs, await this.capacity(), now);
-    if (outcome === 'full') throw new NoSpaceError(size, Math.max(0, (await this.capacity()) - this.blobs.totalBytes()));
-    return outcome;
+  async reserve(req: SpaceRequest, now = Date.now()): Promise<'present' | 'reserved' | 'busy' | 'wait' | 'need-sizes'> {
+    const result = this.blobs.tryReserve({
+      ...req,
+      capacity: await this.capacity(),
+      now,
+      evict: this.options.evict ?? true,
+      bufferMs: this.options.lruBufferMs ?? 0,
+      owner: this.owner,
+      leaseMs: this.leaseMs,
+      isStale: (row) => this.isStale(row, now),
+    });
+    if (result.outcome === 'no-room') return result.why === 'sizes' ? 'need-sizes' : this.noRoom(req, result.why, result.available, now);
+    this.waits.delete(req.fileId);
+    if (result.outcome !== 'reserved') return result.outcome;
+    this.active.add(req.key);
+    if (result.takenFrom !== null && result.takenFrom !== this.owner) await rm(this.tempPath(req.key, result.takenFrom), { force: true });
+    for (const v of result.evicted) this.log?.info({ cart: v.uid, lastUsedAt: new Date(v.lastUsedAt).toISOString(), forFile: req.key }, 'cart evicted to make room');
+    // The freed bytes leave the disk before any new byte arrives.
+    await this.removeBlobs(result.dropping);
+    return 'reserved';
+  }
+
+  /**
+   * For a file that is waiting for room: is it still in the way? Answers without asking the
+   * archive anything; throws NoSpaceError once the wait is over.
+   */
+  async stillWaiting(req: SpaceRequest, now = Date.now()): Promise<boolean> {
+    if (!this.waits.has(req.fileId)) return false;
+    const plan = this.blobs.probe({ ...req, capacity: await this.capacity(), now, evict: this.options.evict ?? true, bufferMs: this.options.lruBufferMs ?? 0 });
+    if (plan.fits || plan.why === 'sizes') return false;
+    await this.noRoom(req, plan.why, plan.available, now);
+    return true;
+  }
+
+  /** How long a file waiting for room sleeps before it looks again: longer the longer it has waited. */
+  spaceRetryDelay(fileId: number, baseMs: number, now = Date.now()): number {
+    const since = this.waits.get(fileId);
+    return since === undefined ? baseMs : Math.min(5_000, Math.max(baseMs, (now - since) / 4));
+  }
+
+  private async noRoom(req: SpaceRequest, why: NoRoomReason, available: number, now: number): Promise<'wait'> {
+    const waitMs = this.options.spaceWaitMs ?? 0;
+    if (why === 'later' && waitMs > 0) {
+      for (const [id, since] of this.waits) if (now - since > 2 * waitMs + 60_000) this.waits.delete(id);
+      const since = this.waits.get(req.fileId) ?? now;
+      this.waits.set(req.fileId, since);
+      if (now - since < waitMs) return 'wait';
+    }
+    this.waits.delete(req.fileId);
+    throw new NoSpaceError(req.size, available);
+  }
+
+  private isStale(row: BlobRow, now: number): boolean {
+    if (row.owner === this.owner) return !this.active.has(row.key);
+    return ownerIsGone(row.owner, row.leaseUntil, now);
   }
 
   release(key: string): void {
+    this.active.delete(key);
     this.blobs.release(key, this.owner);
   }
 
@@ -97,18 +197,26 @@ export class Volume {
   async ingest(source: Readable, req: IngestRequest): Promise<void> {
     const digest = findDigest(req.hashtype);
     if (!digest) throw new TransferError(`unknown hashtype ${req.hashtype}`, false);
-    const temp = path.join(this.tmpDir, `${randomUUID()}.part`);
-    const fh = await open(temp, 'wx');
+    this.tmpReady ??= mkdir(this.ownTmpDir, { recursive: true });
+    await this.tmpReady;
+    const temp = this.tempPath(req.key);
+    const fh = await open(temp, 'w');
     let closed = false;
     try {
       const hash = createHash(digest.nodeName);
       let written = 0;
+      let renewed = Date.now();
       for await (const chunk of source as AsyncIterable<Buffer>) {
         if (req.signal?.aborted) throw new CancelledError();
+        // Checked before writing: the temp file never outgrows its reservation.
+        if (written + chunk.length > req.size) throw new TransferError(`archive sent more than the ${req.size} bytes it announced`, true);
         hash.update(chunk);
         await fh.write(chunk);
         written += chunk.length;
-        if (written > req.size) throw new TransferError(`archive sent more than the ${req.size} bytes it announced`, true);
+        if (Date.now() - renewed > this.leaseMs / 3) {
+          renewed = Date.now();
+          this.blobs.renewLease(req.key, this.owner, renewed + this.leaseMs);
+        }
         req.onProgress?.(written);
       }
       if (req.signal?.aborted) throw new CancelledError();
@@ -122,7 +230,8 @@ export class Volume {
       await mkdir(path.dirname(final), { recursive: true });
       await utimes(temp, req.mtime, req.mtime);
       await rename(temp, final);
-      this.blobs.markPresent(req.key, req.size, req.mtime);
+      this.blobs.markPresent(req.key, req.size, req.mtime, Date.now());
+      this.active.delete(req.key);
     } catch (err) {
       if (!closed) await fh.close().catch(() => undefined);
       await rm(temp, { force: true });
@@ -133,22 +242,18 @@ export class Volume {
     }
   }
 
-  /** Remove the blobs among `keys` that no live cart needs any more; returns bytes freed. */
-  async dropUnreferenced(keys: readonly string[]): Promise<number> {
-    let freed = 0;
-    for (const key of keys) {
-      const row = this.blobs.removeIfUnreferenced(key);
-      if (!row) continue;
-      await rm(this.blobPath(key), { force: true });
-      freed += row.size;
-    }
-    return freed;
+  /** Remove the blobs among `keys` that no staging or ready cart needs; returns bytes freed. */
+  async dropUnreferenced(keys: readonly string[], now = Date.now()): Promise<number> {
+    const claimed = this.blobs.claimUnreferenced(keys, this.owner, now, now + this.leaseMs);
+    await this.removeBlobs(claimed.map((b) => b.key));
+    return claimed.reduce((n, b) => n + b.size, 0);
   }
 
-  /** Temp files left by a process that died mid-transfer: never a finished blob, always safe to drop for their owner. */
-  async discardTemps(): Promise<number> {
-    const names = await readdir(this.tmpDir).catch(() => [] as string[]);
-    await Promise.all(names.map((n) => rm(path.join(this.tmpDir, n), { force: true })));
-    return names.length;
+  /** Files first, rows after: the ledger never claims less than the disk holds. */
+  async removeBlobs(keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      await rm(this.blobPath(key), { force: true });
+      this.blobs.finishDrop(key);
+    }
   }
 }

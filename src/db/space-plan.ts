@@ -1,0 +1,129 @@
+import type { Db } from './open';
+
+/**
+ * How to make room for one reservation: which blobs no cart needs (garbage) and which
+ * ready carts, least recently used first, to evict. Read-only: the caller applies the plan
+ * inside the same write transaction that computed it (or uses it as a cheap probe).
+ */
+export type SpacePlan =
+  | { readonly fits: true; readonly victims: readonly EvictionVictim[]; readonly drop: readonly string[]; readonly freed: number }
+  /**
+   * `never`: the cart alone is larger than the volume; `no-evict`: eviction is off; `later`:
+   * what is in use now is in the way; `sizes`: carts would have to be evicted, but the sizes
+   * of some of this cart's files are not known yet, so whether it can fit at all is not known.
+   */
+  | { readonly fits: false; readonly why: NoRoomReason; readonly available: number };
+
+export type NoRoomReason = 'never' | 'no-evict' | 'later' | 'sizes';
+
+export interface EvictionVictim {
+  readonly id: number;
+  readonly uid: string;
+  readonly lastUsedAt: number;
+}
+
+export interface PlanRequest {
+  readonly key: string;
+  readonly size: number;
+  readonly cartId: number;
+  /** The most the ledger may add up to. */
+  readonly capacity: number;
+  readonly now: number;
+  readonly evict: boolean;
+  /** A ready cart used (or made ready) less than this long ago is never evicted. */
+  readonly bufferMs: number;
+}
+
+interface KeySize {
+  readonly key: string;
+  readonly size: number;
+}
+
+// A blob key is `hashtype-hashsum` (digest names hold no '-'); split it so files_blob is used.
+const typeOf = (col: string): string => `substr(${col}, 1, instr(${col}, '-') - 1)`;
+const sumOf = (col: string): string => `substr(${col}, instr(${col}, '-') + 1)`;
+
+/** A blob is needed while a live cart that is staging or ready names it (failed carts never serve their files). */
+export const NEEDED = (keyCol: string, excludeJson?: string): string => `EXISTS (
+  SELECT 1 FROM files nf JOIN carts nc ON nc.id = nf.cart_id
+  WHERE nf.hashtype = ${typeOf(keyCol)} AND nf.hashsum = ${sumOf(keyCol)}
+    AND nc.deleted_at IS NULL AND nc.status IN ('staging', 'ready')
+    ${excludeJson ? `AND nc.id NOT IN (SELECT value FROM json_each(${excludeJson}))` : ''})`;
+
+const sum = (rows: readonly KeySize[]): number => rows.reduce((n, r) => n + r.size, 0);
+
+/** Bytes the ledger holds for everything but `key` (present, reserved and being dropped). */
+function othersBytes(db: Db, key: string): number {
+  const r = db.sqlite.prepare(`SELECT COALESCE(SUM(size), 0) AS n FROM blobs WHERE key != ?`).get(key) as { n: number };
+  return r.n;
+}
+
+/** What the cart needs on the volume at once, as far as the archive has told us sizes. */
+function cartBytes(db: Db, cartId: number): number {
+  const r = db.sqlite
+    .prepare(`SELECT COALESCE(SUM(s), 0) AS n FROM (SELECT MAX(size) AS s FROM files WHERE cart_id = ? AND size IS NOT NULL GROUP BY hashtype, hashsum)`)
+    .get(cartId) as { n: number };
+  return r.n;
+}
+
+function unknownSizes(db: Db, cartId: number): boolean {
+  return db.sqlite.prepare(`SELECT 1 FROM files WHERE cart_id = ? AND size IS NULL AND status = 'pending' LIMIT 1`).get(cartId) !== undefined;
+}
+
+/** Present blobs that no staging or ready cart needs (left by failed or removed carts). */
+function garbage(db: Db, key: string): KeySize[] {
+  return db.sqlite.prepare(`SELECT b.key, b.size FROM blobs b WHERE b.state = 'present' AND b.key != ? AND NOT ${NEEDED('b.key')}`).all(key) as KeySize[];
+}
+
+/** Ready carts that may be evicted, least recently used first. */
+function candidates(db: Db, now: number, bufferMs: number): EvictionVictim[] {
+  return db.sqlite
+    .prepare(
+      `SELECT id, uid, last_used_at AS lastUsedAt FROM carts
+       WHERE deleted_at IS NULL AND status = 'ready' AND readers = 0 AND MAX(last_used_at, updated_at) <= ?
+       ORDER BY last_used_at, id`,
+    )
+    .all(now - bufferMs) as EvictionVictim[];
+}
+
+/** Present blobs that evicting `victims` would free: named by one of them and needed by no other live cart. */
+export function freeable(db: Db, victimIds: readonly number[]): KeySize[] {
+  if (victimIds.length === 0) return [];
+  const ids = JSON.stringify(victimIds);
+  return db.sqlite
+    .prepare(
+      `SELECT b.key, b.size FROM blobs b
+       WHERE b.state = 'present'
+         AND b.key IN (SELECT DISTINCT hashtype || '-' || hashsum FROM files WHERE cart_id IN (SELECT value FROM json_each(?)))
+         AND NOT ${NEEDED('b.key', '?')}`,
+    )
+    .all(ids, ids) as KeySize[];
+}
+
+export function planSpace(db: Db, req: PlanRequest): SpacePlan {
+  const others = othersBytes(db, req.key);
+  if (others + req.size <= req.capacity) return { fits: true, victims: [], drop: [], freed: 0 };
+  const available = Math.max(0, req.capacity - others);
+  // A cart that could not fit on an empty volume fails now and costs nobody their cart.
+  if (Math.max(cartBytes(db, req.cartId), req.size) > req.capacity) return { fits: false, why: 'never', available };
+  if (!req.evict) return { fits: false, why: 'no-evict', available };
+  const junk = garbage(db, req.key);
+  const junkBytes = sum(junk);
+  const fitsAfter = (freed: number): boolean => others - junkBytes - freed + req.size <= req.capacity;
+  if (fitsAfter(0)) return { fits: true, victims: [], drop: junk.map((b) => b.key), freed: junkBytes };
+  // Never evict anyone's cart for a cart that may turn out too large for the volume.
+  if (unknownSizes(db, req.cartId)) return { fits: false, why: 'sizes', available: available + junkBytes };
+  const all = candidates(db, req.now, req.bufferMs);
+  const ids = all.map((c) => c.id);
+  if (!fitsAfter(sum(freeable(db, ids)))) return { fits: false, why: 'later', available: available + junkBytes };
+  // Evicting more carts never frees less, so the shortest sufficient LRU prefix is found by bisection.
+  let lo = 1;
+  let hi = all.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (fitsAfter(sum(freeable(db, ids.slice(0, mid))))) hi = mid;
+    else lo = mid + 1;
+  }
+  const freed = freeable(db, ids.slice(0, lo));
+  return { fits: true, victims: all.slice(0, lo), drop: [...junk, ...freed].map((b) => b.key), freed: junkBytes + sum(freed) };
+}
