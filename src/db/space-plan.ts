@@ -124,6 +124,12 @@ export function planSpace(db: Db, req: PlanRequest): SpacePlan {
     if (fitsAfter(sum(freeable(db, ids.slice(0, mid))))) hi = mid;
     else lo = mid + 1;
   }
-  const freed = freeable(db, ids.slice(0, lo));
-  return { fits: true, victims: all.slice(0, lo), drop: [...junk, ...freed].map((b) => b.key), freed: junkBytes + sum(freed) };
+  // Spare the carts in that prefix whose eviction frees nothing the others do not (their bytes are shared with carts that stay).
+  let victims = all.slice(0, lo);
+  for (const v of [...victims].reverse()) {
+    const without = victims.filter((x) => x !== v);
+    if (fitsAfter(sum(freeable(db, without.map((x) => x.id))))) victims = without;
+  }
+  const freed = freeable(db, victims.map((v) => v.id));
+  return { fits: true, victims, drop: [...junk, ...freed].map((b) => b.key), freed: junkBytes + sum(freed) };
 }

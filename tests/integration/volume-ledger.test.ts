@@ -1,0 +1,177 @@
+/**
+ * The volume's ledger on a real SQLite file: which carts an eviction picks, and that
+ * reservations with eviction stay within capacity when several processes race for the last
+ * bytes (each in its own write transaction).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { BlobsRepo } from '../../src/db/blobs-repo';
+import { migrateToLatest } from '../../src/db/migrations';
+import { openDb, type Db } from '../../src/db/open';
+import { planSpace, type PlanRequest } from '../../src/db/space-plan';
+
+const MiB = 1024 * 1024;
+const root = path.resolve(__dirname, '..', '..');
+const dirs: string[] = [];
+const dbs: Db[] = [];
+
+afterAll(() => {
+  for (const db of dbs) db.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function freshDb(): Db {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cartd-ledger-'));
+  dirs.push(dir);
+  const db = openDb(path.join(dir, 'cartd.sqlite3'));
+  migrateToLatest(db);
+  dbs.push(db);
+  return db;
+}
+
+interface CartSpec {
+  readonly status?: 'staging' | 'ready' | 'error';
+  readonly lastUsedAt: number;
+  readonly updatedAt?: number;
+  readonly readers?: number;
+  /** Blob keys (md5-<hex>) with sizes (null: the archive has not answered yet), staged (with a present blob) unless said pending. */
+  readonly files: readonly (readonly [string, number | null, 'pending'?])[];
+}
+
+const key = (n: number): string => `md5-${n.toString(16).padStart(32, '0')}`;
+
+/** Insert a live cart, its files, and a present blob for each staged file. */
+function addCart(db: Db, uid: string, spec: CartSpec): number {
+  const status = spec.status ?? 'ready';
+  const { lastInsertRowid } = db.sqlite
+    .prepare(
+      `INSERT INTO carts (uid, status, request_digest, file_count, created_at, updated_at, last_used_at, readers) VALUES (?, ?, 'd', ?, 0, ?, ?, ?)`,
+    )
+    .run(uid, status, spec.files.length, spec.updatedAt ?? 0, spec.lastUsedAt, spec.readers ?? 0);
+  const id = Number(lastInsertRowid);
+  spec.files.forEach(([k, size, pending], i) => {
+    const [hashtype, hashsum] = k.split('-') as [string, string];
+    const staged = size !== null && pending === undefined;
+    db.sqlite
+      .prepare(`INSERT INTO files (cart_id, position, archive_id, path, hashtype, hashsum, size, status, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)`)
+      .run(id, i, `${uid}-${i}`, `f${i}`, hashtype, hashsum, size, staged ? 'staged' : 'pending');
+    if (staged) db.sqlite.prepare(`INSERT OR IGNORE INTO blobs (key, size, state, created_at) VALUES (?, ?, 'present', 0)`).run(k, size);
+  });
+  return id;
+}
+
+const request = (over: Partial<PlanRequest>): PlanRequest => ({ key: key(999), size: 3 * MiB, cartId: 0, capacity: 10 * MiB, now: 1_000_000, evict: true, bufferMs: 0, ...over });
+const victimsOf = (db: Db, req: PlanRequest): string[] => {
+  const plan = planSpace(db, req);
+  return plan.fits ? plan.victims.map((v) => v.uid) : [`no room: ${plan.why}`];
+};
+
+describe('which ready carts an eviction picks', () => {
+  test('least recently used first, and only as many as the room needs', () => {
+    const db = freshDb();
+    addCart(db, 'B', { lastUsedAt: 20, files: [[key(2), 3 * MiB]] });
+    addCart(db, 'A', { lastUsedAt: 10, files: [[key(1), 3 * MiB]] });
+    addCart(db, 'C', { lastUsedAt: 30, files: [[key(3), 3 * MiB]] });
+    expect(victimsOf(db, request({ size: MiB }))).toEqual([]); // 9 + 1 fits in 10
+    expect(victimsOf(db, request({ size: 3 * MiB }))).toEqual(['A']);
+    expect(victimsOf(db, request({ size: 5 * MiB }))).toEqual(['A', 'B']);
+    expect(victimsOf(db, request({ size: 10 * MiB }))).toEqual(['A', 'B', 'C']);
+  });
+
+  test('bytes shared with a cart that stays free nothing: such a cart is spared', () => {
+    const db = freshDb();
+    addCart(db, 'A', { lastUsedAt: 10, files: [[key(1), 3 * MiB]] });
+    addCart(db, 'B', { lastUsedAt: 20, files: [[key(2), 3 * MiB]] });
+    addCart(db, 'C', { lastUsedAt: 30, files: [[key(1), 3 * MiB]] }); // same bytes as A
+    const plan = planSpace(db, request({ capacity: 6 * MiB }));
+    expect(plan.fits && plan.victims.map((v) => v.uid)).toEqual(['B']);
+    expect(plan.fits && plan.drop).toEqual([key(2)]);
+    // Needing both: A and C go together, since only then do their shared bytes leave.
+    expect(victimsOf(db, request({ capacity: 6 * MiB, size: 6 * MiB }))).toEqual(['A', 'B', 'C']);
+  });
+
+  test('never a cart being read, staging, used within the buffer, or the requesting cart itself', () => {
+    const db = freshDb();
+    addCart(db, 'read', { lastUsedAt: 1, readers: 1, files: [[key(1), 2 * MiB]] });
+    addCart(db, 'staging', { status: 'staging', lastUsedAt: 2, files: [[key(2), 2 * MiB]] });
+    addCart(db, 'recent', { lastUsedAt: 999_500, files: [[key(3), 2 * MiB]] });
+    addCart(db, 'just-ready', { lastUsedAt: 3, updatedAt: 999_800, files: [[key(4), 2 * MiB]] });
+    const self = addCart(db, 'self', { status: 'staging', lastUsedAt: 0, files: [[key(5), 2 * MiB], [key(999), 2 * MiB, 'pending']] });
+    addCart(db, 'old', { lastUsedAt: 50, files: [[key(6), MiB]] });
+    // 11 MiB stored; 2 more need 1 freed, and only `old` may go.
+    const req = request({ cartId: self, size: 2 * MiB, capacity: 12 * MiB, bufferMs: 1000 });
+    expect(victimsOf(db, req)).toEqual(['old']);
+    // With the old one not enough, what is in use now only makes it a later matter.
+    expect(victimsOf(db, { ...req, size: 3 * MiB })).toEqual(['no room: later']);
+    expect(victimsOf(db, { ...req, evict: false })).toEqual(['no room: no-evict']);
+  });
+
+  test("bytes only failed carts name are dropped before anyone's cart is evicted", () => {
+    const db = freshDb();
+    addCart(db, 'A', { lastUsedAt: 10, files: [[key(1), 3 * MiB]] });
+    addCart(db, 'failed', { status: 'error', lastUsedAt: 99, files: [[key(2), 3 * MiB]] });
+    const plan = planSpace(db, request({ capacity: 6 * MiB }));
+    expect(plan).toEqual({ fits: true, victims: [], drop: [key(2)], freed: 3 * MiB });
+  });
+
+  test('a cart larger than the volume has no room, ever, and evicts nobody; unknown sizes are learned first', () => {
+    const db = freshDb();
+    addCart(db, 'A', { lastUsedAt: 10, files: [[key(1), 5 * MiB]] });
+    const big = addCart(db, 'big', { status: 'staging', lastUsedAt: 0, files: [[key(7), 6 * MiB, 'pending'], [key(8), 6 * MiB, 'pending']] });
+    expect(victimsOf(db, request({ cartId: big, key: key(7), size: 6 * MiB }))).toEqual(['no room: never']);
+    const unsure = addCart(db, 'unsure', { status: 'staging', lastUsedAt: 0, files: [[key(9), 8 * MiB, 'pending'], [key(10), null]] });
+    expect(victimsOf(db, request({ cartId: unsure, key: key(9), size: 8 * MiB }))).toEqual(['no room: sizes']);
+  });
+});
+
+const CHILD = `
+const { openDb } = require(${JSON.stringify(path.join(root, 'dist/src/db/open.js'))});
+const { BlobsRepo } = require(${JSON.stringify(path.join(root, 'dist/src/db/blobs-repo.js'))});
+const [file, who, first, count, cap] = process.argv.slice(1);
+const db = openDb(file);
+const blobs = new BlobsRepo(db);
+const out = { reserved: 0, noRoom: 0, evicted: [], maxLive: 0 };
+for (let i = 0; i < Number(count); i++) {
+  const k = 'md5-' + (Number(first) + i).toString(16).padStart(32, '0');
+  const r = blobs.tryReserve({ key: k, size: ${MiB}, cartId: 0, capacity: Number(cap), now: Date.now(), evict: true, bufferMs: 0,
+    owner: who, leaseMs: 60000, isStale: () => false });
+  if (r.outcome === 'reserved') {
+    out.reserved++;
+    out.evicted.push(...r.evicted.map((v) => v.uid));
+    for (const d of r.dropping) blobs.finishDrop(d);
+  } else out.noRoom++;
+  const live = db.sqlite.prepare("SELECT COALESCE(SUM(size), 0) AS n FROM blobs WHERE state != 'dropping'").get().n;
+  out.maxLive = Math.max(out.maxLive, live);
+}
+process.stdout.write(JSON.stringify(out));
+`;
+
+describe('several processes racing for the last bytes', () => {
+  test('each reservation and eviction is one write transaction: never over capacity, no cart evicted twice', async () => {
+    const db = freshDb();
+    for (let i = 0; i < 20; i++) addCart(db, `r${i}`, { lastUsedAt: 100 + i, files: [[key(i + 1), MiB]] });
+    const run = promisify(execFile);
+    const results = await Promise.all(
+      [0, 1, 2, 3].map(async (n) => {
+        const { stdout } = await run(process.execPath, ['-e', CHILD, db.path, `proc-${n}`, String(1000 + n * 100), '6', String(20 * MiB)]);
+        return JSON.parse(stdout) as { reserved: number; noRoom: number; evicted: string[]; maxLive: number };
+      }),
+    );
+    const evicted = results.flatMap((r) => r.evicted);
+    expect(results.reduce((n, r) => n + r.reserved, 0)).toBe(20);
+    expect(results.reduce((n, r) => n + r.noRoom, 0)).toBe(4);
+    expect(evicted).toHaveLength(20);
+    expect(new Set(evicted).size).toBe(20);
+    for (const r of results) {
+      expect(r.maxLive).toBeLessThanOrEqual(20 * MiB);
+      // Each process saw its victims in least-recently-used order.
+      expect(r.evicted.map((u) => Number(u.slice(1)))).toEqual([...r.evicted.map((u) => Number(u.slice(1)))].sort((a, b) => a - b));
+    }
+    const live = db.sqlite.prepare(`SELECT COUNT(*) AS n FROM carts WHERE deleted_at IS NULL`).get() as { n: number };
+    expect(live.n).toBe(0);
+    expect(new BlobsRepo(db).totalBytes()).toBe(20 * MiB);
+  });
+});
