@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { CancelledError, TransferError } from '../core/errors';
 import type { ArchiveFileStatus, ArchivePort } from '../core/ports';
 import { parseStatusHeaders } from './status-headers';
@@ -59,7 +59,7 @@ export class HttpArchive implements ArchivePort {
       res.resume();
       throw new TransferError(`archive answered ${res.statusCode} to GET`, isRetryableStatus(res.statusCode));
     }
-    return res;
+    return Readable.from(namedBodyFaults(res, signal));
   }
 
   close(): void {
@@ -88,6 +88,29 @@ export class HttpArchive implements ArchivePort {
       });
       req.end();
     });
+  }
+}
+
+/**
+ * The body's bytes; a body broken off becomes a TransferError that says how (the user
+ * reads it in the cart's message), instead of Node's bare `aborted` or `read ECONNRESET`.
+ */
+async function* namedBodyFaults(res: http.IncomingMessage, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const declared = res.headers['content-length'];
+  let got = 0;
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      got += chunk.length;
+      yield chunk;
+    }
+  } catch (err) {
+    if (signal?.aborted) throw new CancelledError();
+    if (err instanceof TransferError) throw err;
+    const of = declared === undefined ? '' : ` of ${declared}`;
+    const e = err as NodeJS.ErrnoException;
+    if (e.message === 'aborted') throw new TransferError(`transfer cut short: the archive closed the connection after ${got}${of} bytes`, true);
+    if (e.code === 'ECONNRESET') throw new TransferError(`connection reset by the archive after ${got}${of} bytes`, true);
+    throw new TransferError(`transfer broken off after ${got}${of} bytes: ${e.code ?? e.message}`, true);
   }
 }
 

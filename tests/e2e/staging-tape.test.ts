@@ -1,0 +1,93 @@
+/**
+ * Tape: one recall per file, every recall before the first re-check, re-checks spaced by
+ * the backoff (never a hot loop), and a file that stays on tape fails after the time limit.
+ * Runs under both runners with the same expectations.
+ */
+import { startArchiveServer, type ArchiveRequest, type ArchiveServer } from '../support/archive-server';
+import { RUNNERS, archiveFile, cartBody, postCart, startCartd, waitForCart, type CartdHarness } from '../support/cartd-harness';
+import { extractWith } from '../support/tar-readers';
+
+// The first re-check waits long enough for a loaded CI machine to send the 30 recalls
+// (the stage queues are FIFO: re-checks never overtake steps still waiting to start).
+const FIRST_DELAY_MS = 1000;
+const MAX_DELAY_MS = 2000;
+const TIME_LIMIT_MS = 3000;
+/** Request times are taken by the archive server as requests arrive; allow for clock rounding. */
+const SLACK_MS = 15;
+
+describe.each(RUNNERS)('tape, with the %s runner', (runner) => {
+  let archive: ArchiveServer;
+  let cartd: CartdHarness;
+
+  beforeAll(async () => {
+    archive = await startArchiveServer({ tapeDelayMs: 1800 });
+    cartd = await startCartd({
+      archive,
+      runner,
+      overrides: {
+        'archiveinterface.tape_first_delay': String(FIRST_DELAY_MS / 1000),
+        'archiveinterface.tape_backoff_factor': '2',
+        'archiveinterface.tape_max_delay': String(MAX_DELAY_MS / 1000),
+        'archiveinterface.tape_time_limit': String(TIME_LIMIT_MS / 1000),
+      },
+    });
+  });
+  afterAll(async () => {
+    await cartd?.close();
+    await archive?.close();
+  });
+
+  test('a cart of 30 tape files: 30 recalls, all before the first re-check, re-checks backing off, then ready', async () => {
+    const files = [];
+    for (let i = 0; i < 30; i++) files.push(await archiveFile(archive, `tape-${i}`, `t/${i}.dat`, `tape file ${i}\n`, { media: 'tape' }));
+    archive.resetStats();
+    expect((await postCart(cartd.url, 'tape-30', cartBody(files))).code).toBe(201);
+
+    const final = await waitForCart(cartd.url, 'tape-30', 30_000);
+    expect([final.code, final.status, final.message]).toEqual([204, 'ready', '']);
+
+    const byId = new Map<string, ArchiveRequest[]>();
+    for (const r of archive.requests) byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
+    const recalls: number[] = [];
+    const firstRechecks: number[] = [];
+    for (const f of files) {
+      const log = byId.get(String(f.id)) ?? [];
+      const posts = log.filter((r) => r.method === 'POST');
+      expect(posts).toHaveLength(1);
+      const recall = posts[0]!.time;
+      recalls.push(recall);
+      const checks = log.filter((r) => r.method === 'HEAD' && r.time >= recall).map((r) => r.time);
+      expect(checks.length).toBeGreaterThanOrEqual(1);
+      // Never a hot loop: a file that takes 1.8 s to leave tape is checked a handful of times.
+      expect(checks.length).toBeLessThanOrEqual(6);
+      firstRechecks.push(checks[0]!);
+      const gaps = [checks[0]! - recall, ...checks.slice(1).map((t, i) => t - checks[i]!)];
+      expect(gaps[0]).toBeGreaterThanOrEqual(FIRST_DELAY_MS - SLACK_MS);
+      // Each wait is at least as long as the one before (the backoff grows up to its cap,
+      // and the last wait never reaches past the time limit).
+      for (let i = 1; i < gaps.length; i++) {
+        expect(gaps[i]).toBeGreaterThanOrEqual(Math.min(gaps[i - 1]!, MAX_DELAY_MS, TIME_LIMIT_MS - (checks[i - 1]! - recall)) - SLACK_MS);
+      }
+      expect(log.filter((r) => r.method === 'GET')).toHaveLength(1);
+    }
+    // The tape system got every recall before the first re-check, so it could order them.
+    expect(Math.max(...recalls)).toBeLessThanOrEqual(Math.min(...firstRechecks));
+
+    const tar = Buffer.from(await (await fetch(new URL('tape-30?filename=t.tar', cartd.url))).arrayBuffer());
+    const tree = extractWith('gnutar', tar);
+    expect(tree.size).toBe(30);
+    for (let i = 0; i < 30; i++) expect(tree.get(`t/t/${i}.dat`)?.toString()).toBe(`tape file ${i}\n`);
+  });
+
+  test('a file that never leaves tape fails after the time limit, with a message saying so', async () => {
+    const stuck = await archiveFile(archive, 'stuck-on-tape', 's/stuck.dat', 'never recalled', { media: 'tape' });
+    archive.setMedia('stuck-on-tape', 'tape', 3_600_000);
+    const fine = await archiveFile(archive, 'fine-on-disk', 's/fine.dat', 'on disk');
+    expect((await postCart(cartd.url, 'stuck', cartBody([stuck, fine]))).code).toBe(201);
+    const final = await waitForCart(cartd.url, 'stuck', 20_000);
+    expect(final.code).toBe(500);
+    expect(final.status).toBe('error');
+    expect(final.message).toMatch(/^file stuck-on-tape: still on tape \d+ s after the recall was requested$/);
+    expect(archive.stats('stuck-on-tape').post).toBe(1);
+  });
+});
