@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { CartService } from '../carts/cart-service';
 import { badRequest } from '../core/errors';
 import { cartRoutes } from './cart-routes';
+import { corsMiddleware } from './cors';
 import { errorHandler, sendError } from './errors';
 
 export interface AppDeps {
@@ -10,6 +11,8 @@ export interface AppDeps {
   readonly log: Logger;
   readonly maxBodyBytes: number;
   readonly transferSize: number;
+  /** `cartd.cors_origins`: origins allowed to call from a browser (`*`: any); none by default. */
+  readonly corsOrigins?: readonly string[];
 }
 
 /** Build the express app; no listening, no globals, so tests run the real thing on port 0. */
@@ -18,6 +21,8 @@ export function createApp(deps: AppDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(accessLog(deps.log));
+  // Before every route, so preflights are answered and errors carry CORS headers too.
+  app.use(corsMiddleware(deps.corsOrigins ?? []));
 
   app.get('/', (_req, res) => {
     res.json({ message: 'Pacifica Cartd Interface Up and Running' });

@@ -22,7 +22,7 @@ export async function startServer(config: Config, log: Logger, opts: { runner?: 
   cartd.state.carts.resetReaders();
   // Before the runner starts: carts whose staged bytes vanished are back to staging and get picked up.
   await recoverVolume({ carts: cartd.state.carts, blobs: cartd.state.blobs, volume: cartd.volume, log, now: () => Date.now() });
-  const app = createApp({ service: cartd.service, log, maxBodyBytes: config.cartd.maxBodyBytes, transferSize: config.cartd.transferSize });
+  const app = createApp({ service: cartd.service, log, maxBodyBytes: config.cartd.maxBodyBytes, transferSize: config.cartd.transferSize, corsOrigins: config.cartd.corsOrigins });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.server.port, config.server.address, () => resolve(s));
     s.once('error', reject);
