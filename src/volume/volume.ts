@@ -104,6 +104,11 @@ export class Volume {
     return this.blobs.get(key)?.state === 'present';
   }
 
+  /** A download found this blob's file missing or the wrong size: forget it, so staging fetches it again. */
+  forgetMissing(key: string): boolean {
+    return this.blobs.forgetPresent(key);
+  }
+
   presentMtime(key: string): { size: number; mtime: number | null } | undefined {
     const row = this.blobs.get(key);
     return row?.state === 'present' ? { size: row.size, mtime: row.mtime } : undefined;
@@ -211,7 +216,8 @@ export class Volume {
         // Checked before writing: the temp file never outgrows its reservation.
         if (written + chunk.length > req.size) throw new TransferError(`archive sent more than the ${req.size} bytes it announced`, true);
         hash.update(chunk);
-        await fh.write(chunk);
+        // All-zero chunks become a hole (see isZeros): a sparse 9 GiB file stages without writing 9 GiB.
+        if (!isZeros(chunk)) await fh.write(chunk, 0, chunk.length, written);
         written += chunk.length;
         if (Date.now() - renewed > this.leaseMs / 3) {
           renewed = Date.now();
@@ -223,6 +229,7 @@ export class Volume {
       if (written !== req.size) throw new TransferError(`transfer cut short: ${written} of ${req.size} bytes`, true);
       const got = hash.digest('hex');
       if (got !== req.hashsum) throw new TransferError(`hash mismatch: expected ${req.hashtype} ${req.hashsum}, got ${got}`, true);
+      await fh.truncate(written); // a file ending in zeros is only that long once truncated
       await fh.datasync();
       await fh.close();
       closed = true;
@@ -256,4 +263,15 @@ export class Volume {
       this.blobs.finishDrop(key);
     }
   }
+}
+
+const ZEROS = Buffer.alloc(1024 * 1024);
+
+/** True when every byte is 0 (compared a MiB at a time, memcmp speed); such chunks are left as holes. */
+function isZeros(chunk: Buffer): boolean {
+  for (let at = 0; at < chunk.length; at += ZEROS.length) {
+    const part = chunk.subarray(at, Math.min(chunk.length, at + ZEROS.length));
+    if (!part.equals(ZEROS.subarray(0, part.length))) return false;
+  }
+  return true;
 }
