@@ -21,10 +21,14 @@ export interface CartStatusView {
   readonly progress: CartProgress;
 }
 
+/** A staged file and where its bytes are on the volume. */
+export type DownloadFile = CartFile & { readonly size: number; readonly mtime: number; readonly source: string };
+
 /** A ready cart opened for download; `release()` must be called when the response closes. */
 export interface OpenDownload {
   readonly cart: Cart;
-  readonly files: readonly (CartFile & { readonly size: number; readonly mtime: number; readonly source: string })[];
+  /** Read from the database on call: a download served from a cached layout never needs them. */
+  files(): readonly DownloadFile[];
   release(): void;
 }
 
@@ -62,10 +66,6 @@ export class CartService {
     const cart = this.live(uid);
     if (cart.status !== 'ready') return { state: cart.status === 'staging' ? 'not-ready' : 'error', cart };
     this.deps.carts.touch(cart.id, this.deps.now());
-    const files = this.deps.carts.files(cart.id).map((f) => {
-      if (f.size === null || f.mtime === null) throw new AppError('internal', `cart ${uid} is ready but file ${f.archiveId} has no size`);
-      return { ...f, size: f.size, mtime: f.mtime, source: this.deps.volume.blobPath(blobKey(f)) };
-    });
     // Pinned in the same statement that checks it is still there: an eviction cannot slip in between.
     if (!this.deps.carts.pinReady(cart.id)) throw notFound(`no cart ${uid}`);
     let released = false;
@@ -75,7 +75,36 @@ export class CartService {
       this.deps.carts.addReader(cart.id, -1);
       this.deps.carts.touch(cart.id, this.deps.now());
     };
-    return { state: 'ready', download: { cart, files, release } };
+    return { state: 'ready', download: { cart, files: () => this.downloadFiles(cart), release } };
+  }
+
+  /** A ready cart's files in cart order with their bytes' place (HEAD works out the download's length from them). */
+  downloadFiles(cart: Cart): DownloadFile[] {
+    return this.deps.carts.files(cart.id).map((f) => {
+      if (f.size === null || f.mtime === null) throw new AppError('internal', `cart ${cart.uid} is ready but file ${f.archiveId} has no size`);
+      return { ...f, size: f.size, mtime: f.mtime, source: this.deps.volume.blobPath(blobKey(f)) };
+    });
+  }
+
+  /**
+   * A download found staged bytes missing or the wrong size on the volume: forget them and
+   * stage again every cart that had them, so clients see `staging` instead of a tarball that
+   * would die mid-stream. Returns the uids sent back to staging.
+   */
+  async restageMissing(keys: readonly string[]): Promise<string[]> {
+    const ids = new Set<number>();
+    for (const key of keys) {
+      this.deps.volume.forgetMissing(key);
+      for (const id of this.deps.carts.unstageBlob(key, this.deps.now())) ids.add(id);
+    }
+    const uids: string[] = [];
+    for (const id of ids) {
+      const uid = this.deps.carts.getLive(id)?.uid ?? String(id);
+      this.deps.log.warn({ cart: uid, blobs: keys }, 'staged bytes missing at download; cart staged again');
+      await this.deps.runner.submitCart(id);
+      uids.push(uid);
+    }
+    return uids;
   }
 
   /** DELETE: stop its work, forget it, free bytes no other live cart needs. */

@@ -1,13 +1,18 @@
 import { Router, raw, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
 import type { CartService } from '../carts/cart-service';
 import { badRequest } from '../core/errors';
 import { checkUid } from '../carts/request';
-import { sendDownload } from './download';
+import { Downloads } from './download';
+import { LayoutCache } from './layout-cache';
 import { sendStatus } from './status-headers';
 
 export interface CartRoutesOptions {
   readonly maxBodyBytes: number;
   readonly transferSize: number;
+  readonly log: Logger;
+  /** Tar layouts shared by HEAD (download length) and GET; a fresh bounded one by default. */
+  readonly layouts?: LayoutCache;
 }
 
 /** Body as JSON whatever the Content-Type: `curl --upload-file` sends none. */
@@ -27,6 +32,7 @@ const uidOf = (req: Request): string => checkUid(String(req.params.uid));
 export function cartRoutes(service: CartService, opts: CartRoutesOptions): Router {
   const r = Router();
   const body = raw({ type: () => true, limit: opts.maxBodyBytes });
+  const downloads = new Downloads(service, { chunkSize: opts.transferSize, log: opts.log, cache: opts.layouts ?? new LayoutCache() });
 
   r.post('/:uid', body, async (req: Request, res: Response) => {
     const uid = uidOf(req);
@@ -36,11 +42,12 @@ export function cartRoutes(service: CartService, opts: CartRoutesOptions): Route
 
   // Registered before GET so a status call never builds a tarball.
   r.head('/:uid', (req: Request, res: Response) => {
-    sendStatus(res, service.status(uidOf(req)));
+    const view = service.status(uidOf(req));
+    sendStatus(res, view, downloads.downloadLength(req, view.cart));
   });
 
   r.get('/:uid', async (req: Request, res: Response) => {
-    await sendDownload(service, req, res, uidOf(req), opts.transferSize);
+    await downloads.send(req, res, uidOf(req));
   });
 
   r.delete('/:uid', async (req: Request, res: Response) => {

@@ -1,19 +1,32 @@
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
 import type { CartService, OpenDownload } from '../carts/cart-service';
+import { blobKey, type Cart } from '../core/cart';
 import { badRequest } from '../core/errors';
-import { contentDisposition, defaultTarName } from '../bundle/names';
-import { parseRange } from '../bundle/range';
-import { tarLayout, type TarLayout } from '../bundle/layout';
+import { bundleRootName, contentDisposition, defaultTarName } from '../bundle/names';
+import { parseRange, type ByteRange } from '../bundle/range';
+import { tarLayout, type BundleFile, type TarLayout } from '../bundle/layout';
 import { tarStream } from '../bundle/tar-body';
+import { SourceChangedError } from '../bundle/file-slice';
 import { zipStream } from '../bundle/zip';
 import { sendError } from './errors';
+import { LayoutCache } from './layout-cache';
+import { missingSources, sourcesInRange, type SourceFile } from './source-check';
 
 /** The reference's answer while a cart is still staging. */
 export const NOT_READY_TEXT = 'The cart is not ready for download.';
 
-type Format = 'tar' | 'zip';
+/** Longest download name accepted: what a filesystem can save (NAME_MAX), in UTF-8 bytes. */
+const MAX_FILENAME_BYTES = 255;
+
+interface DownloadOptions {
+  readonly format: 'tar' | 'zip';
+  readonly filename: string;
+  readonly root: string;
+  readonly manifest: boolean;
+}
 
 function queryText(req: Request, name: string): string | undefined {
   const v: unknown = req.query[name];
@@ -22,78 +35,156 @@ function queryText(req: Request, name: string): string | undefined {
   return v;
 }
 
-function downloadOptions(req: Request, now: Date): { format: Format; filename: string; root: string; manifest: boolean } {
-  const fmt = queryText(req, 'format') ?? 'tar';
-  if (fmt !== 'tar' && fmt !== 'zip') throw badRequest(`format must be tar or zip (got ${JSON.stringify(fmt)})`, 'format');
+/** `?filename=NAME.tar` (root folder NAME), `?format=tar|zip`, `?manifest=1` (adds MANIFEST.<hashtype>). */
+function downloadOptions(req: Request, now: Date): DownloadOptions {
+  const format = queryText(req, 'format') ?? 'tar';
+  if (format !== 'tar' && format !== 'zip') throw badRequest(`format must be tar or zip (got ${JSON.stringify(format.slice(0, 40))})`, 'format');
   const manifestText = queryText(req, 'manifest');
   const manifest = manifestText !== undefined && !['0', 'false', 'no', ''].includes(manifestText.toLowerCase());
-  const filename = queryText(req, 'filename') ?? defaultTarName(now).replace(/\.tar$/, `.${fmt}`);
+  const filename = queryText(req, 'filename') ?? defaultTarName(now).replace(/\.tar$/, `.${format}`);
   if (filename === '' || /[/\\\0]/.test(filename) || filename === '.' || filename === '..') {
     throw badRequest('filename must be a plain file name (no /, \\ or NUL)', 'filename');
   }
-  const root = filename.replace(fmt === 'zip' ? /\.zip$/i : /\.tar$/i, '') || filename;
-  return { format: fmt, filename, root, manifest };
+  if (Buffer.byteLength(filename) > MAX_FILENAME_BYTES) throw badRequest(`filename must be at most ${MAX_FILENAME_BYTES} bytes of UTF-8`, 'filename');
+  return { format, filename, root: bundleRootName(filename), manifest };
 }
 
-/** GET /{uid}: the tarball (or zip), built on the fly from the staged files; Range for tar. */
-export async function sendDownload(service: CartService, req: Request, res: Response, uid: string, chunkSize: number): Promise<void> {
-  const opts = downloadOptions(req, new Date());
-  const opened = service.openDownload(uid);
-  if (opened.state === 'not-ready') {
-    res.status(202).type('text/plain').send(NOT_READY_TEXT);
-    return;
+export interface DownloadsOptions {
+  readonly chunkSize: number;
+  readonly log: Logger;
+  readonly cache?: LayoutCache;
+}
+
+/** GET /{uid}: the tarball (exact length, ETag, Range) or zip, built on the fly from the staged files. */
+export class Downloads {
+  private readonly cache: LayoutCache;
+
+  constructor(
+    private readonly service: CartService,
+    private readonly opts: DownloadsOptions,
+  ) {
+    this.cache = opts.cache ?? new LayoutCache();
   }
-  if (opened.state !== 'ready') {
-    res.setHeader('X-Pacifica-Status', 'error');
-    sendError(res, 500, opened.cart.message);
-    return;
+
+  private layout(cart: Cart, opts: DownloadOptions, files: () => readonly BundleFile[]): TarLayout {
+    return this.cache.get({ cartId: cart.id, generation: cart.generation, root: opts.root, manifest: opts.manifest }, () =>
+      tarLayout(opts.root, files(), { manifest: opts.manifest }),
+    );
   }
-  const { download } = opened;
-  res.on('close', () => download.release());
-  res.setHeader('Content-Disposition', contentDisposition(opts.filename));
-  if (opts.format === 'zip') {
+
+  /**
+   * For `HEAD /{uid}?filename=NAME.tar`: the Content-Length the same query's GET of this
+   * ready cart sends, or undefined (not ready, no filename, zip, bad query). The layout it
+   * works out is cached, so the GET that follows starts at once.
+   */
+  downloadLength(req: Request, cart: Cart): number | undefined {
+    if (cart.status !== 'ready' || req.query.filename === undefined) return undefined;
+    try {
+      const opts = downloadOptions(req, new Date());
+      return opts.format === 'tar' ? this.layout(cart, opts, () => this.service.downloadFiles(cart)).size : undefined;
+    } catch {
+      return undefined; // the status call never fails over a bad download query
+    }
+  }
+
+  async send(req: Request, res: Response, uid: string): Promise<void> {
+    const opts = downloadOptions(req, new Date());
+    const opened = this.service.openDownload(uid);
+    if (opened.state === 'not-ready') {
+      res.status(202).type('text/plain').send(NOT_READY_TEXT);
+      return;
+    }
+    if (opened.state !== 'ready') {
+      res.setHeader('X-Pacifica-Status', 'error');
+      sendError(res, 500, opened.cart.message);
+      return;
+    }
+    const { download } = opened;
+    // The pin is released however the response ends: finished, failed, or the client gone.
+    res.on('close', () => download.release());
+    if (opts.format === 'zip') await this.sendZip(res, download, opts);
+    else await this.sendTar(req, res, download, opts);
+  }
+
+  private async sendZip(res: Response, download: OpenDownload, opts: DownloadOptions): Promise<void> {
+    const files = download.files();
+    if (await this.restagedIfMissing(res, download, files)) return;
     res.status(200).type('application/zip');
-    await send(zipStream(opts.root, bundleFiles(download), { manifest: opts.manifest }), res);
-    return;
+    res.setHeader('Content-Disposition', contentDisposition(opts.filename));
+    await this.stream(zipStream(opts.root, files, { manifest: opts.manifest, chunkSize: this.opts.chunkSize }), res, download);
   }
-  const layout = tarLayout(opts.root, bundleFiles(download), { manifest: opts.manifest });
-  const range = chooseRange(req, layout);
-  res.setHeader('Accept-Ranges', 'bytes');
-  res.setHeader('ETag', layout.etag);
-  res.type('application/x-tar');
-  if (range === 'unsatisfiable') {
-    res.setHeader('Content-Range', `bytes */${layout.size}`);
-    sendError(res, 416, `range not satisfiable; the tarball is ${layout.size} bytes`);
-    return;
+
+  private async sendTar(req: Request, res: Response, download: OpenDownload, opts: DownloadOptions): Promise<void> {
+    const layout = this.layout(download.cart, opts, () => download.files());
+    const range = chooseRange(req, layout);
+    res.setHeader('Accept-Ranges', 'bytes');
+    res.setHeader('ETag', layout.etag);
+    if (range === 'unsatisfiable') {
+      res.setHeader('Content-Range', `bytes */${layout.size}`);
+      sendError(res, 416, `range not satisfiable; the tarball is ${layout.size} bytes`);
+      return;
+    }
+    if (await this.restagedIfMissing(res, download, sourcesInRange(layout, range))) return;
+    res.type('application/x-tar');
+    res.setHeader('Content-Disposition', contentDisposition(opts.filename));
+    if (range) {
+      res.status(206);
+      res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${layout.size}`);
+      res.setHeader('Content-Length', String(range.end - range.start + 1));
+    } else {
+      res.status(200);
+      res.setHeader('Content-Length', String(layout.size));
+    }
+    await this.stream(tarStream(layout, range, { chunkSize: this.opts.chunkSize }), res, download);
   }
-  if (range) {
-    res.status(206);
-    res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${layout.size}`);
-    res.setHeader('Content-Length', String(range.end - range.start + 1));
-  } else {
-    res.status(200);
-    res.setHeader('Content-Length', String(layout.size));
+
+  /** Staged bytes gone from the volume: stage the cart again and answer as for a cart still staging. */
+  private async restagedIfMissing(res: Response, download: OpenDownload, sources: readonly SourceFile[]): Promise<boolean> {
+    const missing = await missingSources(sources);
+    if (missing.size === 0) return false;
+    await this.restage(download, missing);
+    res.removeHeader('ETag');
+    res.removeHeader('Accept-Ranges');
+    res.status(202).type('text/plain').send(NOT_READY_TEXT);
+    return true;
   }
-  await send(tarStream(layout, range, { chunkSize }), res);
+
+  private async restage(download: OpenDownload, missing: ReadonlySet<string>): Promise<void> {
+    const keys = [...new Set(download.files().filter((f) => missing.has(f.source)).map((f) => blobKey(f)))];
+    await this.service.restageMissing(keys);
+  }
+
+  /**
+   * Pipe the body out. A source error after the first byte aborts the connection (never a
+   * clean end on a short archive) and, if the file really is gone or changed, the cart is
+   * staged again so the next try gets it whole.
+   */
+  private async stream(body: Readable, res: Response, download: OpenDownload): Promise<void> {
+    try {
+      await pipeline(body, res);
+    } catch (err) {
+      body.destroy();
+      res.destroy();
+      const source = failedSource(err);
+      if (source === undefined) return; // the client went away
+      this.opts.log.error({ cart: download.cart.uid, source, err }, 'download aborted: a staged file failed mid-stream');
+      const size = download.files().find((f) => f.source === source)?.size ?? -1;
+      const missing = await missingSources([{ source, size }]);
+      if (missing.size > 0) await this.restage(download, missing).catch((e: unknown) => this.opts.log.error({ cart: download.cart.uid, err: e }, 'restage failed'));
+    }
+  }
 }
 
-function bundleFiles(d: OpenDownload): { path: string; size: number; mtime: number; source: string; hashtype: string; hashsum: string }[] {
-  return d.files.map((f) => ({ path: f.path, size: f.size, mtime: f.mtime, source: f.source, hashtype: f.hashtype, hashsum: f.hashsum }));
+/** The staged file a stream error is about (gone, resized, unreadable), or undefined for any other error. */
+function failedSource(err: unknown): string | undefined {
+  if (err instanceof SourceChangedError) return err.source;
+  if (typeof err === 'object' && err !== null && 'syscall' in err && 'path' in err && typeof err.path === 'string') return err.path;
+  return undefined;
 }
 
-/** `If-Range` with a different ETag (or a date) means "send it all". */
-function chooseRange(req: Request, layout: TarLayout): ReturnType<typeof parseRange> {
-  const ifRange = req.headers['if-range'];
-  if (ifRange !== undefined && ifRange !== layout.etag) return undefined;
-  return parseRange(req.headers.range, layout.size);
-}
-
-/** A source error after the first byte must abort the connection: never a clean end on a short archive. */
-async function send(body: Readable, res: Response): Promise<void> {
-  try {
-    await pipeline(body, res);
-  } catch {
-    body.destroy();
-    res.destroy();
-  }
+/** `If-Range` with a different ETag (or a date: we send no Last-Modified) means "send it all". */
+function chooseRange(req: Request, layout: TarLayout): ByteRange | 'unsatisfiable' | undefined {
+  const ifRange = req.get('if-range');
+  if (ifRange !== undefined && ifRange.trim() !== layout.etag) return undefined;
+  return parseRange(req.get('range'), layout.size);
 }
