@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { startArchiveServer, type ArchiveServer } from '../support/archive-server';
-import { RUNNERS, archiveFile, cartBody, headCart, postCart, startCartd, waitForCart, type CartdHarness } from '../support/cartd-harness';
+import { RUNNERS, archiveFile, cartBody, headCart, postCart, startCartd, waitForCart, type CartdHarness, type TestFile } from '../support/cartd-harness';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -40,12 +40,12 @@ describe.each(RUNNERS)('DELETE during staging, with the %s runner', (runner) => 
 
   test('within 1 s: no open transfer, no queued or delayed work, HEAD 404, no temp file; the other cart is fine', async () => {
     const onTape = await archiveFile(archive, 'c-tape', 'c/tape.bin', 'on tape', { media: 'tape' });
-    const slow = [];
+    const slow: TestFile[] = [];
     for (let i = 0; i < 3; i++) {
       slow.push(await archiveFile(archive, `c-slow-${i}`, `c/slow-${i}.bin`, Buffer.alloc(1024 * 1024, i + 1)));
       archive.fault(`c-slow-${i}`, 'throttle', { bytesPerSec: 64 * 1024 });
     }
-    const waiting = [];
+    const waiting: TestFile[] = [];
     for (let i = 0; i < 5; i++) waiting.push(await archiveFile(archive, `c-wait-${i}`, `c/wait-${i}.txt`, `waiting ${i}`));
     const other = await archiveFile(archive, 'other-1', 'o/1.txt', 'bystander');
     const doomedIds = [onTape, ...slow, ...waiting].map((f) => String(f.id));
@@ -71,10 +71,10 @@ describe.each(RUNNERS)('DELETE during staging, with the %s runner', (runner) => 
       const keys = await server.keys(prefix);
       expect(keys.filter((k) => [...jobIds].some((id) => k.includes(`:${id}`)))).toEqual([]);
       const queued = [
-        ...(await server.client.lrange(`${prefix}:stage:wait`, 0, -1)),
-        ...(await server.client.lrange(`${prefix}:stage:active`, 0, -1)),
-        ...(await server.client.zrange(`${prefix}:stage:delayed`, 0, -1)),
-        ...(await server.client.zrange(`${prefix}:finish:waiting-children`, 0, -1)),
+        ...(await server.client.lrange(`${prefix}:stage:wait`, '0', '-1')),
+        ...(await server.client.lrange(`${prefix}:stage:active`, '0', '-1')),
+        ...(await server.client.zrange(`${prefix}:stage:delayed`, '0', '-1')),
+        ...(await server.client.zrange(`${prefix}:finish:waiting-children`, '0', '-1')),
       ];
       expect(queued.filter((id) => jobIds.has(id))).toEqual([]);
     }
