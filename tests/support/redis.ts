@@ -19,8 +19,8 @@ export interface RedisServer {
   readonly port: number;
   /** A client for assertions (closed by stop()). */
   readonly client: Redis;
-  /** Keys under `prefix` (SCAN, never KEYS). */
-  keys(prefix: string): Promise<string[]>;
+  /** Keys under `prefix` (`prefix:*`; SCAN, never KEYS); every key when `prefix` is undefined. */
+  keys(prefix: string | undefined): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -139,11 +139,11 @@ export async function startRedis(): Promise<RedisServer> {
       url: `redis://127.0.0.1:${port}`,
       port,
       client,
-      async keys(prefix: string): Promise<string[]> {
+      async keys(prefix: string | undefined): Promise<string[]> {
         const found: string[] = [];
         let cursor = '0';
         do {
-          const [next, batch] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+          const [next, batch] = await client.scan(cursor, 'MATCH', prefix === undefined ? '*' : `${prefix}:*`, 'COUNT', 1000);
           cursor = next;
           found.push(...batch);
         } while (cursor !== '0');
