@@ -1,7 +1,7 @@
 import type { StagingRunner } from '../core/ports';
 import type { StagingDeps } from '../staging/deps';
-import { finishCart } from '../staging/finish-cart';
 import { CartFlows } from './cart-flows';
+import { queueCart } from './cart-queue';
 import { StagingWorkers } from './staging-workers';
 
 export interface BullmqRunnerOptions {
@@ -30,8 +30,8 @@ export interface BullmqRunnerOptions {
 /**
  * Staging on BullMQ: a cart is a flow (a "finish cart" job whose children are its file
  * jobs), so one API server and any number of `cartd worker` processes share the work
- * through Redis. Works without start() for producing only (`submitCart` from a
- * short-lived process such as `cartd-cmd fixit --queue`).
+ * through Redis. A short-lived process that only hands carts to the workers uses
+ * openCartQueue (cart-queue.ts) instead.
  */
 export class BullmqRunner implements StagingRunner {
   readonly flows: CartFlows;
@@ -64,16 +64,8 @@ export class BullmqRunner implements StagingRunner {
     }
   }
 
-  async submitCart(cartId: number): Promise<void> {
-    const cart = this.deps.carts.getLive(cartId);
-    if (!cart || cart.status !== 'staging') return;
-    const ids = this.deps.carts.pendingFileIds(cartId);
-    if (ids.length === 0) {
-      finishCart(this.deps, cartId);
-      return;
-    }
-    const outcome = await this.flows.submit(cart, ids);
-    this.deps.log.debug({ cart: cart.uid, files: ids.length, outcome }, 'cart queued');
+  submitCart(cartId: number): Promise<void> {
+    return queueCart(this.flows, this.deps, cartId);
   }
 
   /** Abort its transfers everywhere, remove its jobs; resolves once none of them runs. */
