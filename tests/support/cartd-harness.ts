@@ -93,10 +93,24 @@ export function iniText(settings: Readonly<Record<string, string>>): string {
   return [...sections].map(([section, lines]) => `[${section}]\n${lines.join('\n')}\n`).join('\n');
 }
 
+/** Harness-started Redis servers and how many harnesses use each: the last one to close stops it. */
+const redisUsers = new Map<RedisServer, number>();
+
 export async function startCartd(opts: HarnessOptions): Promise<CartdHarness> {
   const dir = opts.dir ?? mkdtempSync(path.join(os.tmpdir(), 'cartd-test-'));
   const runner = opts.runner ?? 'embedded';
-  const ownRedis = runner === 'bullmq' && opts.redis === undefined ? await startRedis() : undefined;
+  // A Redis another harness started (a restart passes `redis: first.redis.server`) is shared until both close.
+  const ownRedis = runner === 'bullmq' ? (opts.redis === undefined ? await startRedis() : redisUsers.has(opts.redis) ? opts.redis : undefined) : undefined;
+  if (ownRedis) redisUsers.set(ownRedis, (redisUsers.get(ownRedis) ?? 0) + 1);
+  const releaseRedis = async (): Promise<void> => {
+    if (!ownRedis) return;
+    const left = (redisUsers.get(ownRedis) ?? 1) - 1;
+    if (left > 0) redisUsers.set(ownRedis, left);
+    else {
+      redisUsers.delete(ownRedis);
+      await ownRedis.stop();
+    }
+  };
   const redisServer = opts.redis ?? ownRedis;
   const redis = runner === 'bullmq' && redisServer ? { server: redisServer, prefix: opts.prefix ?? uniquePrefix('cartd') } : undefined;
   const settings = testSettings(dir, opts.archive.url, { ...(redis ? { 'redis.url': redis.server.url, 'redis.prefix': redis.prefix } : {}), ...opts.overrides });
@@ -106,7 +120,7 @@ export async function startCartd(opts: HarnessOptions): Promise<CartdHarness> {
   try {
     running = await startServer(config, log, { runner: { drainMs: 0, ...opts.runnerOptions } });
   } catch (err) {
-    await ownRedis?.stop();
+    await releaseRedis();
     throw err;
   }
   let stopped = false;
@@ -126,7 +140,7 @@ export async function startCartd(opts: HarnessOptions): Promise<CartdHarness> {
     stop,
     async close() {
       await stop();
-      await ownRedis?.stop();
+      await releaseRedis();
       rmSync(dir, { recursive: true, force: true });
     },
   };
