@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
 import { startArchiveServer, type ArchiveServer } from '../support/archive-server';
 import { archiveFile, cartBody, headCart, postCart, startCartd, waitForCart, type CartdHarness } from '../support/cartd-harness';
-import { cartdCmd, writeIni, type RunResult } from './cli-support';
+import { cartdCmd, iniFor, type RunResult } from './cli-support';
 
 const OVERRIDES = { 'archiveinterface.retries': '2', 'archiveinterface.retry_delay': '0.02', 'archiveinterface.retry_max_delay': '0.05' };
 
@@ -13,7 +13,7 @@ let ini: string;
 beforeAll(async () => {
   archive = await startArchiveServer();
   cartd = await startCartd({ archive, overrides: OVERRIDES });
-  ini = writeIni(cartd.dir, archive.url, OVERRIDES);
+  ini = iniFor(cartd);
 });
 afterAll(async () => {
   await cartd?.close();

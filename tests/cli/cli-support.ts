@@ -7,7 +7,7 @@ import { cpSync, readFileSync, symlinkSync, writeFileSync, mkdtempSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { KEYS } from '../../src/config/keys';
-import { TEST_DEFAULTS } from '../support/cartd-harness';
+import { iniText, testSettings, type CartdHarness } from '../support/cartd-harness';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -68,22 +68,19 @@ export function cartdCmdOnTerminal(args: readonly string[], opts: RunOptions = {
   return collect('script', ['-qfec', line, '/dev/null'], opts);
 }
 
-/** The configuration file an operator would write for the test server in `dir` (same keys as the harness). */
+/** The configuration file an operator would write for a test server in `dir` (same keys as the harness). */
 export function writeIni(dir: string, archiveUrl: string, overrides: Readonly<Record<string, string>> = {}): string {
-  const values: Record<string, string> = {
-    ...TEST_DEFAULTS,
-    'archiveinterface.url': archiveUrl,
-    'cartd.volume_path': path.join(dir, 'volume'),
-    'database.url': path.join(dir, 'cartd.sqlite3'),
-    ...overrides,
-  };
-  const sections = new Map<string, string[]>();
-  for (const [id, value] of Object.entries(values)) {
-    const [section, key] = id.split('.') as [string, string];
-    sections.set(section, [...(sections.get(section) ?? []), `${key} = ${value}`]);
-  }
+  return writeSettings(dir, testSettings(dir, archiveUrl, overrides));
+}
+
+/** The configuration file of a running harness (Redis url and prefix included under BullMQ). */
+export function iniFor(cartd: CartdHarness): string {
+  return writeSettings(cartd.dir, cartd.settings);
+}
+
+function writeSettings(dir: string, settings: Readonly<Record<string, string>>): string {
   const file = path.join(dir, 'server.ini');
-  writeFileSync(file, [...sections].map(([s, lines]) => `[${s}]\n${lines.join('\n')}\n`).join('\n'));
+  writeFileSync(file, iniText(settings));
   return file;
 }
 

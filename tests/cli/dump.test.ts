@@ -1,7 +1,7 @@
 import { parse as parseYaml } from 'yaml';
 import { startArchiveServer, type ArchiveServer } from '../support/archive-server';
 import { archiveFile, cartBody, headCart, postCart, startCartd, waitForCart, type CartdHarness } from '../support/cartd-harness';
-import { cartdCmd, writeIni } from './cli-support';
+import { cartdCmd, iniFor } from './cli-support';
 
 let archive: ArchiveServer;
 let cartd: CartdHarness;
@@ -10,7 +10,7 @@ let ini: string;
 beforeAll(async () => {
   archive = await startArchiveServer();
   cartd = await startCartd({ archive });
-  ini = writeIni(cartd.dir, archive.url);
+  ini = iniFor(cartd);
 });
 afterAll(async () => {
   await cartd?.close();

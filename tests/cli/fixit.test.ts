@@ -1,7 +1,7 @@
 import { startArchiveServer, type ArchiveServer } from '../support/archive-server';
 import { archiveFile, cartBody, headCart, postCart, startCartd, waitForCart, type CartdHarness, type TestFile } from '../support/cartd-harness';
 import { extractWith, type Reader } from '../support/tar-readers';
-import { cartdCmd, cartdCmdOnTerminal, writeIni } from './cli-support';
+import { cartdCmd, cartdCmdOnTerminal, iniFor } from './cli-support';
 
 /** Few tries, short waits: a file the archive keeps answering 500 fails its cart quickly. */
 const OVERRIDES = { 'archiveinterface.retries': '2', 'archiveinterface.retry_delay': '0.02', 'archiveinterface.retry_max_delay': '0.05' };
@@ -13,7 +13,7 @@ let ini: string;
 beforeAll(async () => {
   archive = await startArchiveServer();
   cartd = await startCartd({ archive, overrides: OVERRIDES });
-  ini = writeIni(cartd.dir, archive.url, OVERRIDES);
+  ini = iniFor(cartd);
 });
 afterAll(async () => {
   await cartd?.close();

@@ -6,7 +6,7 @@ import { CliError, EXIT_USAGE } from '../exit';
 import { plural } from '../format';
 import { progressView } from '../progress';
 import { addConfigOption, addVerboseOption, cliLogger, examples, loadCliConfig, requireDatabase, type CliContext, type ConfigOptions, type VerboseOptions } from './context';
-import { openWorkerQueue } from './fixit-queue';
+import { openWorkerQueue } from './worker-queue';
 import { cartLine, describeRestage, stageInline } from './fixit-inline';
 
 interface FixitOptions extends ConfigOptions, VerboseOptions {
@@ -30,13 +30,14 @@ async function fixit(ctx: CliContext, opts: FixitOptions): Promise<void> {
   const uids = checkUids(opts.cartid);
   const config = loadCliConfig(ctx, opts);
   requireDatabase(config);
-  const cartd = await buildCartd(config, cliLogger(ctx, config, opts), { migrate: 'never' });
+  // With [redis] url set the server's runner is BullMQ: ours only produces (never works jobs, never resubmits).
+  const cartd = await buildCartd(config, cliLogger(ctx, config, opts), { migrate: 'never', runner: { worker: false, resubmit: false } });
   try {
     const repo = cartd.state.carts;
     const found = uids.map((uid) => ({ uid, cart: repo.findLive(uid) }));
     const missing = found.filter((f) => !f.cart).map((f) => f.uid);
     if (missing.length > 0) throw new CliError(`no live cart ${missing.join(', ')}; \`cartd-cmd dump\` lists the carts there are`);
-    const queue = opts.queue ? await openWorkerQueue(cartd) : undefined;
+    const queue = opts.queue ? await openWorkerQueue(cartd, '--queue', 'run without --queue to stage here') : undefined;
     const view = progressView(ctx.stdout);
     const todo: Cart[] = [];
     for (const { cart } of found as { uid: string; cart: Cart }[]) {

@@ -3,6 +3,7 @@ import { AppError } from '../../core/errors';
 import { buildCartd } from '../../main/build';
 import { isoTime, plural } from '../format';
 import { parseTimeAgo, type TimeAgo } from '../time-ago';
+import { openWorkerQueue } from './worker-queue';
 import { addConfigOption, addVerboseOption, cliLogger, examples, loadCliConfig, requireDatabase, type CliContext, type ConfigOptions, type VerboseOptions } from './context';
 
 const DEFAULT_TIME_AGO = '180 days ago';
@@ -21,8 +22,11 @@ async function purge(ctx: CliContext, opts: PurgeOptions): Promise<void> {
   const when = opts.timeAgo ?? parseTimeAgo(DEFAULT_TIME_AGO, ctx.startedAt);
   const config = loadCliConfig(ctx, opts);
   requireDatabase(config);
-  const cartd = await buildCartd(config, cliLogger(ctx, config, opts), { migrate: 'never' });
+  // With [redis] url set, DELETE's cancelCart removes the cart's jobs from the workers' queue; we never work jobs.
+  const cartd = await buildCartd(config, cliLogger(ctx, config, opts), { migrate: 'never', runner: { worker: false, resubmit: false } });
   try {
+    // Under BullMQ, removing cancels the cart's jobs in Redis: make sure it answers first.
+    if (!opts.dryRun && cartd.config.redis.url !== '') await (await openWorkerQueue(cartd, 'removing carts cancels their BullMQ jobs', 'unset [redis] url if no workers run')).close();
     const idle = cartd.state.carts.idleSince(when.cutoff);
     let removed = 0;
     for (const { cart, readers } of idle) {

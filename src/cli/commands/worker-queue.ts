@@ -1,19 +1,20 @@
 import type { Cartd } from '../../main/build';
+import { openCartQueue, type CartQueue } from '../../queue/cart-queue';
 import { CliError } from '../exit';
 
-/** Where `fixit --queue` sends carts it has put back to staging. */
-export interface WorkerQueue {
-  submitCart(cartId: number): Promise<void>;
-  close(): Promise<void>;
-}
-
 /**
- * Connect to the BullMQ workers' queue, before any cart is touched so a failure changes
- * nothing. This build has no BullMQ runner yet: say so rather than pretend.
+ * Connect to the BullMQ workers' queue before any cart is touched, so a missing or
+ * unreachable Redis changes nothing (rather than a cart half-removed, or a command that
+ * hangs while ioredis retries for ever). `what` names the option or command needing it.
  */
-export async function openWorkerQueue(cartd: Cartd): Promise<WorkerQueue> {
-  if (cartd.config.redis.url === '') {
-    throw new CliError('--queue hands carts to the BullMQ workers, but no [redis] url is configured (set it in the configuration or $REDIS_URL); run without --queue to stage here');
+export async function openWorkerQueue(cartd: Cartd, what: string, fallback: string): Promise<CartQueue> {
+  const { url, prefix } = cartd.config.redis;
+  if (url === '') {
+    throw new CliError(`${what} hands carts to the BullMQ workers, but no [redis] url is configured (set it in the configuration or $REDIS_URL); ${fallback}`);
   }
-  throw new CliError('--queue: this cartd has no BullMQ runner to hand carts to yet; nothing was changed; run without --queue to stage the carts here');
+  try {
+    return await openCartQueue({ url, prefix, carts: cartd.state.carts, log: cartd.log });
+  } catch (err) {
+    throw new CliError(`${what}: ${(err as Error).message}; nothing was changed; check that Redis runs and [redis] url is right, or ${fallback}`);
+  }
 }
