@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { AppError } from '../../core/errors';
+import { finishRemoval } from '../../carts/remove-cart';
 import { buildCartd } from '../../main/build';
 import { isoTime, plural } from '../format';
 import { parseTimeAgo, type TimeAgo } from '../time-ago';
@@ -14,9 +14,9 @@ interface PurgeOptions extends ConfigOptions, VerboseOptions {
 }
 
 /**
- * Remove carts nobody changed or used since the cutoff, each through the same use-case as
- * DELETE (mark deleted, cancel its work, drop the bytes no live cart needs). A cart with a
- * download in progress is left alone: it is in use, whatever its timestamps say.
+ * Remove carts nobody changed or used since the cutoff, each the way DELETE does (mark
+ * deleted, then finishRemoval: cancel its work, drop the bytes no live cart needs). A cart
+ * with a download in progress is left alone: it is in use, whatever its timestamps say.
  */
 async function purge(ctx: CliContext, opts: PurgeOptions): Promise<void> {
   const when = opts.timeAgo ?? parseTimeAgo(DEFAULT_TIME_AGO, ctx.startedAt);
@@ -39,13 +39,13 @@ async function purge(ctx: CliContext, opts: PurgeOptions): Promise<void> {
         ctx.stdout.write(`would remove ${what}\n`);
         continue;
       }
-      try {
-        await cartd.service.delete(cart.uid);
-      } catch (err) {
-        // Someone (a DELETE, another purge) removed it between our query and now: not ours to report.
-        if (err instanceof AppError && err.code === 'not_found') continue;
-        throw err;
+      // DELETE's path, with its first step made conditional in one statement: a cart that was
+      // opened for download, used or removed since we listed it stays as it is.
+      if (!cartd.state.carts.markExpired(cart.id, when.cutoff, Date.now())) {
+        if (cartd.state.carts.getLive(cart.id)) ctx.stdout.write(`skipped ${what}: used or changed meanwhile\n`);
+        continue;
       }
+      await finishRemoval({ carts: cartd.state.carts, volume: cartd.volume, runner: cartd.runner, log: cartd.log }, cart, 'deleted');
       removed++;
       ctx.stdout.write(`removed ${what}\n`);
     }
