@@ -16,6 +16,9 @@ const MiB = 1024 * 1024;
 const MAX_REQUESTS = 4;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+// Separate processes staging a thousand files on a loaded 2-core CI machine: generous deadlines.
+jest.setTimeout(240_000);
+
 async function until(what: string, check: () => boolean, timeoutMs = 20_000, explain?: () => Promise<string>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
