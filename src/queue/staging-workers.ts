@@ -74,8 +74,10 @@ export class StagingWorkers {
 
   async start(): Promise<void> {
     await this.subscriber.subscribe(cancelChannel(this.opts.prefix));
-    void this.stageWorker.run();
-    void this.finishWorker.run();
+    // run() settles when the worker closes; a rejection (Redis gone for good) must not crash the process unlogged.
+    for (const w of [this.stageWorker, this.finishWorker]) {
+      w.run().catch((err: unknown) => this.deps.log.error({ err, queue: w.name }, 'worker stopped on an error'));
+    }
     await Promise.all([this.stageWorker.waitUntilReady(), this.finishWorker.waitUntilReady()]);
   }
 
