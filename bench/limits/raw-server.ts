@@ -1,0 +1,59 @@
+/**
+ * The download limit: the staged files read from the volume and written to the socket
+ * as they are, one after another (same read size as cartd), with no tar around them.
+ * `GET /<n>` sends the n-th list of files; Content-Length is their total. `HEAD /<any>`
+ * answers 204 at once: the floor under cartd's status latency.
+ */
+import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { maxRssBytes, serveParent } from './child';
+
+export interface RawServerRequest {
+  /** The files of each download (a second message only reports the peak RSS). */
+  readonly lists?: readonly (readonly string[])[];
+  readonly chunkSize?: number;
+}
+
+export interface RawServerReply {
+  readonly port: number;
+  readonly maxRssBytes: number;
+}
+
+let server: http.Server | undefined;
+
+async function listen(msg: RawServerRequest): Promise<RawServerReply> {
+  if (server) return { port: (server.address() as AddressInfo).port, maxRssBytes: maxRssBytes() };
+  const lists = msg.lists ?? [];
+  const chunkSize = msg.chunkSize ?? 1024 * 1024;
+  server = http.createServer((req, res) => {
+    // The status limit: the least a server can do to answer a HEAD.
+    if (req.method === 'HEAD') {
+      res.writeHead(204, { 'X-Pacifica-Status': 'staging', 'X-Pacifica-Message': '' }).end();
+      return;
+    }
+    void (async () => {
+      const files = lists[Number((req.url ?? '/').slice(1))];
+      if (files === undefined) {
+        res.writeHead(404).end();
+        return;
+      }
+      let total = 0;
+      for (const f of files) total += (await stat(f)).size;
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(total) });
+      for (const f of files) {
+        for await (const chunk of createReadStream(f, { highWaterMark: chunkSize }) as AsyncIterable<Buffer>) {
+          if (res.destroyed) return;
+          if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+        }
+      }
+      res.end();
+    })().catch(() => res.destroy());
+  });
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as AddressInfo).port, maxRssBytes: maxRssBytes() };
+}
+
+serveParent(listen);

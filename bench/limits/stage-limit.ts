@@ -1,0 +1,92 @@
+/**
+ * The staging limit: the least a stager must do per file, at the same concurrency as cartd.
+ * GET the file from the archive (keep-alive), hash it, write it (in 1 MiB writes; all-zero
+ * runs left as holes, as cartd does), fdatasync, close. No HEAD, no database, no rename.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, open } from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { maxRssBytes, serveParent } from './child';
+
+export interface StageLimitRequest {
+  readonly archiveUrl: string;
+  readonly files: readonly { readonly id: string; readonly size: number; readonly hashtype: string; readonly hashsum: string }[];
+  readonly concurrency: number;
+  readonly outDir: string;
+}
+
+export interface StageLimitReply {
+  readonly seconds: number;
+  readonly bytes: number;
+  readonly files: number;
+  readonly maxRssBytes: number;
+}
+
+const BATCH = 1024 * 1024;
+const ZEROS = Buffer.alloc(BATCH);
+
+function get(url: string, agent: http.Agent): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent }, (res) => {
+      if (res.statusCode === 200) return resolve(res);
+      res.resume();
+      reject(new Error(`GET ${url}: ${res.statusCode}`));
+    });
+    req.on('error', reject);
+  });
+}
+
+async function pullOne(url: string, file: StageLimitRequest['files'][number], out: string, agent: http.Agent): Promise<void> {
+  const res = await get(url, agent);
+  const fh = await open(out, 'w');
+  try {
+    const hash = createHash(file.hashtype);
+    let at = 0;
+    let batch: Buffer[] = [];
+    let batched = 0;
+    const flush = async (): Promise<void> => {
+      const data = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, batched);
+      if (!(data.length === BATCH && data.equals(ZEROS))) await fh.write(data, 0, data.length, at);
+      at += data.length;
+      batch = [];
+      batched = 0;
+    };
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      batch.push(chunk);
+      batched += chunk.length;
+      if (batched >= BATCH) await flush();
+    }
+    if (batched > 0) await flush();
+    if (at !== file.size) throw new Error(`${file.id}: got ${at} of ${file.size} bytes`);
+    if (hash.digest('hex') !== file.hashsum) throw new Error(`${file.id}: digest mismatch`);
+    await fh.truncate(at);
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function stageLimit(msg: StageLimitRequest): Promise<StageLimitReply> {
+  await mkdir(msg.outDir, { recursive: true });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: msg.concurrency });
+  const t0 = performance.now();
+  let next = 0;
+  let bytes = 0;
+  const lanes = Array.from({ length: Math.min(msg.concurrency, msg.files.length) }, async () => {
+    while (next < msg.files.length) {
+      const i = next++;
+      const f = msg.files[i] as StageLimitRequest['files'][number];
+      await pullOne(new URL(encodeURIComponent(f.id), msg.archiveUrl).href, f, path.join(msg.outDir, String(i)), agent);
+      bytes += f.size;
+    }
+  });
+  await Promise.all(lanes);
+  const seconds = (performance.now() - t0) / 1000;
+  agent.destroy();
+  return { seconds, bytes, files: msg.files.length, maxRssBytes: maxRssBytes() };
+}
+
+serveParent(stageLimit);

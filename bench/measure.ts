@@ -1,0 +1,211 @@
+/**
+ * One workload: the staging limit and the download limit on its files, then each runner
+ * from POST to ready and the download of every cart, with the peak RSS of every cartd
+ * process in both phases.
+ */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { countDownload, deleteCart, downloadAll, postCart, waitReady } from './client';
+import { MB, deploy, quiesce, ratio, undeploy, unavailable, type Context } from './context';
+import type { Deployment, RunnerName } from './deployment';
+import { cartBody, storeCarts, type StoredCart } from './fixtures';
+import { forkLimit } from './limits/child';
+import type { RawServerReply, RawServerRequest } from './limits/raw-server';
+import type { StageLimitReply, StageLimitRequest } from './limits/stage-limit';
+import { RssWatch, sumPeaks, type Peaks } from './rss';
+import { totalBytes, totalFiles } from './workloads';
+
+export interface StageLimit {
+  readonly seconds: number;
+  readonly filesPerSec: number;
+  readonly MBps: number;
+  readonly rssBytes: number;
+}
+
+export interface DownloadLimit {
+  readonly seconds: number;
+  readonly MBps: number;
+  readonly rssBytes: number;
+}
+
+export interface RunResult {
+  readonly runner: RunnerName;
+  readonly status: 'ok' | 'skipped' | 'failed';
+  readonly reason?: string;
+  /** Seconds until every POST was answered. */
+  readonly acceptSeconds: number;
+  /** Seconds from the first POST to the HEAD that saw the last cart ready. */
+  readonly readySeconds: number;
+  readonly filesPerSec: number;
+  readonly MBps: number;
+  /** Seconds to GET every cart's tar (all at once); NaN when not downloaded. */
+  readonly downloadSeconds: number;
+  /** File bytes delivered a second (tar headers and padding not counted, as in the limit). */
+  readonly downloadMBps: number;
+  readonly tarBytes: number;
+  readonly rss: { readonly idle: Peaks; readonly stage: Peaks; readonly download: Peaks };
+  /** Highest total RSS of all cartd processes, either phase. */
+  readonly peakRssBytes: number;
+  readonly ratios: {
+    /** readySeconds / staging limit seconds (1 = as fast as the limit; target <= 1.25 or 2). */
+    readonly ready: number;
+    readonly filesPerSec: number;
+    readonly MBps: number;
+    /** downloadMBps / download limit MB/s (target >= 0.9). */
+    readonly download: number;
+    /** peakRssBytes / the staging limit process's peak RSS. */
+    readonly rss: number;
+  };
+}
+
+export interface WorkloadResult {
+  readonly files: number;
+  readonly bytes: number;
+  readonly stageLimit: StageLimit;
+  readonly downloadLimit?: DownloadLimit;
+  readonly runs: RunResult[];
+}
+
+export async function stageLimit(ctx: Context, carts: readonly StoredCart[]): Promise<StageLimit> {
+  const outDir = path.join(ctx.work, 'stage-limit');
+  const child = forkLimit<StageLimitReply>('stage-limit');
+  try {
+    await quiesce();
+    const req: StageLimitRequest = {
+      archiveUrl: ctx.archive.url,
+      files: carts.flatMap((c) => c.files.map((f) => ({ id: f.id, size: f.size, hashtype: f.hashtype, hashsum: f.hashsum }))),
+      concurrency: ctx.opts.concurrency,
+      outDir,
+    };
+    child.send(req);
+    const r = await child.reply();
+    return { seconds: r.seconds, filesPerSec: r.files / r.seconds, MBps: r.bytes / MB / r.seconds, rssBytes: r.maxRssBytes };
+  } finally {
+    await child.stop();
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+/** Where cartd's volume keeps a file's bytes (src/volume/volume.ts blobPath). */
+export function blobFile(dep: Deployment, hashtype: string, hashsum: string): string {
+  return path.join(dep.volumeRoot, 'blobs', hashsum.slice(0, 2), `${hashtype}-${hashsum}`);
+}
+
+async function downloadLimit(dep: Deployment, carts: readonly StoredCart[]): Promise<DownloadLimit> {
+  const child = forkLimit<RawServerReply>('raw-server');
+  try {
+    const req: RawServerRequest = { lists: carts.map((c) => c.files.map((f) => blobFile(dep, f.hashtype, f.hashsum))) };
+    child.send(req);
+    const { port } = await child.reply();
+    await quiesce();
+    const dl = await downloadAll(carts.map((_, i) => `http://127.0.0.1:${port}/${i}`));
+    child.send({});
+    const { maxRssBytes } = await child.reply();
+    return { seconds: dl.seconds, MBps: totalBytes(carts) / MB / dl.seconds, rssBytes: maxRssBytes };
+  } finally {
+    await child.stop();
+  }
+}
+
+/** A 1-file cart through the whole deployment before timing: processes warm, workers proven. */
+export async function warmUp(ctx: Context, dep: Deployment): Promise<void> {
+  const [cart] = await storeCarts(ctx.archiveDir, [{ uid: `${path.basename(dep.dir)}-warm`, files: [{ id: `${path.basename(dep.dir)}-warm`, path: 'warm', size: 4096, content: 'random' }] }], ctx.opts.hashtype);
+  if (!cart) return;
+  await postCart(dep.url, cart.uid, cartBody(cart));
+  await waitReady(dep.url, [cart.uid], { timeoutMs: 60_000 });
+  await countDownload(new URL(`${cart.uid}?filename=warm.tar`, dep.url).href);
+  await deleteCart(dep.url, cart.uid);
+}
+
+const NO_RSS = { idle: {}, stage: {}, download: {} };
+
+export function emptyRun(runner: RunnerName, status: 'skipped' | 'failed', reason: string): RunResult {
+  const nan = Number.NaN;
+  return {
+    runner, status, reason, acceptSeconds: nan, readySeconds: nan, filesPerSec: nan, MBps: nan, downloadSeconds: nan, downloadMBps: nan, tarBytes: nan,
+    rss: NO_RSS, peakRssBytes: nan, ratios: { ready: nan, filesPerSec: nan, MBps: nan, download: nan, rss: nan },
+  };
+}
+
+export interface OnceOptions {
+  readonly download: boolean;
+  /** Measure the download limit in this deployment (its volume holds the files). */
+  readonly downloadLimit: boolean;
+}
+
+/** One runner through one workload; the download limit too when asked. */
+export async function runOnce(ctx: Context, runner: RunnerName, carts: readonly StoredCart[], limit: StageLimit, opts: OnceOptions): Promise<{ run: RunResult; downloadLimit?: DownloadLimit }> {
+  const dep = await deploy(ctx, runner);
+  ctx.log(`  ${runner}: started (${dep.procs.map((p) => `${p.role} ${p.pid}`).join(', ')})`);
+  try {
+    await warmUp(ctx, dep);
+    ctx.log(`  ${runner}: warm`);
+    await quiesce();
+    const bodies = carts.map((c) => cartBody(c));
+    const watch = new RssWatch(dep.procs);
+    const t0 = performance.now();
+    await Promise.all(carts.map((c, i) => postCart(dep.url, c.uid, bodies[i] as string)));
+    const acceptSeconds = (performance.now() - t0) / 1000;
+    const readySeconds = ((await waitReady(dep.url, carts.map((c) => c.uid))) - t0) / 1000;
+    const stage = watch.stop();
+    let dl = { seconds: Number.NaN, bytes: Number.NaN };
+    let download: Peaks = {};
+    if (opts.download) {
+      await quiesce();
+      const dlWatch = new RssWatch(dep.procs);
+      dl = await downloadAll(carts.map((c) => new URL(`${c.uid}?filename=${c.uid}.tar`, dep.url).href));
+      download = dlWatch.stop();
+    }
+    const downloadLimitResult = opts.downloadLimit && opts.download ? await downloadLimit(dep, carts) : undefined;
+    const files = totalFiles(carts);
+    const bytes = totalBytes(carts);
+    const peakRssBytes = Math.max(sumPeaks(stage), sumPeaks(download));
+    const downloadMBps = bytes / MB / dl.seconds;
+    const run: RunResult = {
+      runner, status: 'ok', acceptSeconds, readySeconds,
+      filesPerSec: files / readySeconds, MBps: bytes / MB / readySeconds,
+      downloadSeconds: dl.seconds, downloadMBps, tarBytes: dl.bytes,
+      rss: { idle: watch.initial, stage, download }, peakRssBytes,
+      ratios: {
+        ready: ratio(readySeconds, limit.seconds),
+        filesPerSec: ratio(files / readySeconds, limit.filesPerSec),
+        MBps: ratio(bytes / MB / readySeconds, limit.MBps),
+        download: Number.NaN, // filled in by the caller, once the download limit is known
+        rss: ratio(peakRssBytes, limit.rssBytes),
+      },
+    };
+    return { run, downloadLimit: downloadLimitResult };
+  } finally {
+    await undeploy(ctx, dep);
+    ctx.log(`  ${runner}: stopped`);
+  }
+}
+
+/** Stage limit, then every runner (failures recorded, never fatal), then the download ratios. */
+export async function measureCarts(ctx: Context, label: string, carts: readonly StoredCart[], download = true): Promise<WorkloadResult> {
+  ctx.log(`${label}: staging limit (${totalFiles(carts)} files, ${(totalBytes(carts) / MB).toFixed(1)} MB)`);
+  const limit = await stageLimit(ctx, carts);
+  ctx.log(`${label}: staging limit ${limit.seconds.toFixed(2)} s, ${limit.MBps.toFixed(0)} MB/s`);
+  let dlLimit: DownloadLimit | undefined;
+  const runs: RunResult[] = [];
+  for (const runner of ctx.opts.runners) {
+    const why = unavailable(ctx, runner);
+    if (why !== undefined) {
+      runs.push(emptyRun(runner, 'skipped', why));
+      continue;
+    }
+    try {
+      const { run, downloadLimit: measured } = await runOnce(ctx, runner, carts, limit, { download, downloadLimit: download && dlLimit === undefined });
+      dlLimit ??= measured;
+      runs.push(run);
+      ctx.log(`${label}: ${runner} ready ${run.readySeconds.toFixed(2)} s (x${run.ratios.ready.toFixed(2)}), download ${run.downloadMBps.toFixed(0)} MB/s, RSS ${(run.peakRssBytes / MB).toFixed(0)} MB`);
+    } catch (err) {
+      ctx.log(`${label}: ${runner} FAILED: ${err instanceof Error ? err.message : String(err)}`);
+      runs.push(emptyRun(runner, 'failed', err instanceof Error ? err.message.slice(0, 2000) : String(err)));
+    }
+  }
+  const withRatios = runs.map((r) => ({ ...r, ratios: { ...r.ratios, download: ratio(r.downloadMBps, dlLimit?.MBps ?? Number.NaN) } }));
+  if (dlLimit) ctx.log(`${label}: download limit ${dlLimit.MBps.toFixed(0)} MB/s`);
+  return { files: totalFiles(carts), bytes: totalBytes(carts), stageLimit: limit, ...(dlLimit ? { downloadLimit: dlLimit } : {}), runs: withRatios };
+}

@@ -1,0 +1,96 @@
+/** Command line of `npm run bench -- [options]`. */
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { RUNNER_NAMES, type RunnerName } from './deployment';
+import { WORKLOAD_NAMES } from './workloads';
+
+export const PHASE_NAMES = [...WORKLOAD_NAMES, 'status', 'million'] as const;
+export type PhaseName = (typeof PHASE_NAMES)[number];
+
+export interface BenchOptions {
+  readonly workloads: readonly PhaseName[];
+  readonly runners: readonly RunnerName[];
+  readonly scale: number;
+  readonly out: string;
+  readonly work: string;
+  readonly keep: boolean;
+  readonly concurrency: number;
+  readonly hashtype: string;
+  readonly statusRate: number;
+  readonly statusSeconds: number;
+  readonly millionCarts: number;
+  readonly cpuProf: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+
+  --workload LIST      comma-separated, default all: ${PHASE_NAMES.join(',')}
+                       (status: HEAD latency while large carts stage; million: the same
+                       with 1,000,000 carts in the database)
+  --runner LIST        comma-separated, default all: ${RUNNER_NAMES.join(',')}
+  --scale X            multiply file counts (and the sizes of large/stream files), default 1
+  --out DIR            where latest.json and latest.md go, default bench/results
+  --work DIR           scratch folder (archive files, volumes), default a new one in ${os.tmpdir()}
+  --keep               keep the scratch folder (logs of every process are in it)
+  --concurrency N      files staged at once per cartd process, and by the staging limit, default 8
+  --hash NAME          digest of every file (md5, sha1, sha256, ...), default sha1
+  --status-rate N      HEAD requests a second in the status phases, default 500
+  --status-seconds S   length of each status phase, default 10
+  --million-carts N    carts in the database for the million phase, default 1000000
+  --cpu-prof           run every cartd process with --cpu-prof; profiles go to OUT/profiles
+  -h, --help`;
+
+function list<T extends string>(flag: string, text: string, allowed: readonly T[]): T[] {
+  if (text === 'all') return [...allowed];
+  const items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const item of items) if (!(allowed as readonly string[]).includes(item)) throw new Error(`${flag}: unknown ${JSON.stringify(item)} (one of ${allowed.join(', ')})`);
+  return items as T[];
+}
+
+function number(flag: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min) throw new Error(`${flag} must be a number >= ${min} (got ${JSON.stringify(text)})`);
+  return n;
+}
+
+/** Parse argv (without node and the script); throws with a message naming the bad flag. */
+export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      workload: { type: 'string', default: 'all' },
+      runner: { type: 'string', default: 'all' },
+      scale: { type: 'string', default: '1' },
+      out: { type: 'string', default: path.join('bench', 'results') },
+      work: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      concurrency: { type: 'string', default: '8' },
+      hash: { type: 'string', default: 'sha1' },
+      'status-rate': { type: 'string', default: '500' },
+      'status-seconds': { type: 'string', default: '10' },
+      'million-carts': { type: 'string', default: '1000000' },
+      'cpu-prof': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return 'help';
+  const scale = number('--scale', values.scale, 0);
+  if (scale === 0) throw new Error('--scale must be above 0');
+  return {
+    workloads: list('--workload', values.workload, PHASE_NAMES),
+    runners: list('--runner', values.runner, RUNNER_NAMES),
+    scale,
+    out: path.resolve(values.out),
+    work: values.work === undefined ? '' : path.resolve(values.work),
+    keep: values.keep,
+    concurrency: Math.round(number('--concurrency', values.concurrency, 1)),
+    hashtype: values.hash,
+    statusRate: number('--status-rate', values['status-rate'], 1),
+    statusSeconds: number('--status-seconds', values['status-seconds'], 0.1),
+    millionCarts: Math.round(number('--million-carts', values['million-carts'], 1)),
+    cpuProf: values['cpu-prof'],
+  };
+}

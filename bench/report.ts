@@ -1,0 +1,99 @@
+/** bench/results/latest.md: the tables the README shows, from latest.json's figures. */
+import type { BenchResults } from './results';
+
+const MB = 1e6;
+
+function fmt(n: number, digits = 2): string {
+  if (!Number.isFinite(n)) return 'n/a';
+  if (Math.abs(n) >= 100) return n.toFixed(0);
+  if (Math.abs(n) >= 10) return n.toFixed(Math.min(digits, 1));
+  return n.toFixed(digits);
+}
+
+const x = (n: number): string => (Number.isFinite(n) ? `${fmt(n)}x` : 'n/a');
+
+function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function markdown(r: BenchResults): string {
+  const m = r.machine;
+  const out: string[] = [];
+  out.push(`## Benchmark (\`npm run bench -- --scale ${r.options.scale}\`)`);
+  out.push('');
+  out.push(
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB RAM, Node ${m.node}, ${m.kernel}, ` +
+      `${(m.diskFreeBytes / 2 ** 30).toFixed(0)} GiB disk free, load average ${m.loadAvg1.toFixed(1)} at the start. ` +
+      `Run ${r.startedAt}, ${fmt(r.wallSeconds / 60, 1)} min. Digest ${r.options.hashtype}; ${r.options.concurrency} files staged at once per cartd process.`,
+  );
+  out.push(
+    `Raw limits measured in the run: ${r.options.hashtype} ${fmt(r.rawLimits.hashMBps, 0)} MB/s on one core; ` +
+      `${fmt(r.rawLimits.syncWriteMBps, 0)} MB/s written with fdatasync; ${fmt(r.rawLimits.fsyncsPerSec, 0)} small-file fsyncs/s in series.`,
+  );
+  out.push('');
+  out.push(
+    'Every ratio is to a limit measured in the same run on the same files and archive server: the **staging limit** is a bare ' +
+      'pipeline that GETs each file (same concurrency), hashes it and writes it with fdatasync; the **download limit** sends the same ' +
+      'staged files from the volume raw to a socket, no tar. MB = 10^6 bytes; download MB/s counts file bytes.',
+  );
+  out.push('');
+  const rows: string[][] = [];
+  for (const [name, w] of Object.entries(r.workloads)) {
+    for (const run of w.runs) {
+      if (run.status !== 'ok') {
+        rows.push([name, run.runner, `${run.status}: ${(run.reason ?? '').split('\n')[0]?.slice(0, 80) ?? ''}`, ...Array<string>(9).fill('')]);
+        continue;
+      }
+      rows.push([
+        name, run.runner, fmt(run.acceptSeconds), fmt(run.readySeconds), fmt(w.stageLimit.seconds), x(run.ratios.ready),
+        fmt(run.filesPerSec, 0), fmt(run.MBps, 0), fmt(run.downloadMBps, 0), fmt(w.downloadLimit?.MBps ?? Number.NaN, 0), x(run.ratios.download),
+        fmt(run.peakRssBytes / MB, 0),
+      ]);
+    }
+  }
+  out.push('### Workloads');
+  out.push('');
+  out.push(Object.entries(r.workloads).map(([name, w]) => `- \`${name}\`: ${w.description}`).join('\n'));
+  out.push('');
+  out.push(table(['workload', 'runner', 'POST s', 'ready s', 'limit s', 'vs limit', 'files/s', 'MB/s', 'download MB/s', 'limit MB/s', 'vs limit', 'peak RSS MB (all cartd)'], rows));
+  if (r.growth.length > 0) {
+    out.push('');
+    out.push('### Growth (1 KiB files, one cart)');
+    out.push('');
+    out.push(
+      table(
+        ['files', 'runner', 'ready s', 'limit s', 'vs limit', 's per 1k files', 'vs smallest', 'peak RSS MB', 'RSS bytes/file'],
+        r.growth.map((g) => [String(g.files), g.runner, fmt(g.readySeconds), fmt(g.limitSeconds), x(g.ratio), fmt(g.secondsPer1k, 3), x(g.perFileVsSmallest), fmt(g.peakRssBytes / MB, 0), fmt(g.rssBytesPerFile, 0)]),
+      ),
+    );
+  }
+  if (r.status.runs.length > 0) {
+    const lim = r.status.limit;
+    out.push('');
+    out.push(`### Status under load (HEAD at ${r.options.statusRate}/s for ${r.options.statusSeconds} s while large carts stage)`);
+    out.push('');
+    out.push(`Latency from when each request was due (open loop). Limit: a bare Node server answering 204, same rate, while the staging limit pulls the same files: p50 ${fmt(lim?.fromDue.p50 ?? Number.NaN)} ms, p99 ${fmt(lim?.fromDue.p99 ?? Number.NaN)} ms.`);
+    out.push('');
+    out.push(
+      table(
+        ['carts in DB', 'runner', 'requests', 'errors', 'p50 ms', 'p99 ms', 'max ms', 'p99 vs limit', 'p99 ms from send', 'carts staged', 'start s', 'peak RSS MB'],
+        r.status.runs.map((s) => [
+          String(s.cartsInDb), s.runner, String(s.load.requests), String(s.load.errors), fmt(s.load.fromDue.p50), fmt(s.load.fromDue.p99), fmt(s.load.fromDue.max),
+          x(s.p99Ratio), fmt(s.load.fromSend.p99), String(s.cartsStaged), fmt(s.startSeconds), fmt(s.peakRssBytes / MB, 0),
+        ]),
+      ),
+    );
+  }
+  out.push('');
+  out.push('### Targets (issue 7)');
+  out.push('');
+  out.push(table(['target', 'runner', 'goal', 'measured', 'met'], r.targets.map((t) => [t.what, t.runner, t.goal, `${fmt(t.value)} ${t.unit}`, t.met ? 'yes' : '**no**'])));
+  if (r.errors.length > 0) {
+    out.push('');
+    out.push('### Phases that did not run');
+    out.push('');
+    for (const e of r.errors) out.push(`- ${e.phase}: ${e.message.split('\n')[0] ?? ''}`);
+  }
+  out.push('');
+  return out.join('\n');
+}
