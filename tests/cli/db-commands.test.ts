@@ -115,8 +115,10 @@ describe('dbchk and dbsync', () => {
 
 describe('usage', () => {
   test('--help of every command explains it with examples and exits 0', async () => {
-    for (const cmd of ['dbchk', 'dbsync', 'fixit', 'purge', 'dump']) {
-      const r = await cartdCmd([cmd, '--help']);
+    const commands = ['dbchk', 'dbsync', 'fixit', 'purge', 'dump'];
+    const helps = await Promise.all(commands.map((cmd) => cartdCmd([cmd, '--help'])));
+    for (const [i, cmd] of commands.entries()) {
+      const r = helps[i]!;
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`Usage: cartd-cmd ${cmd}`);
       expect(r.stdout).toContain('-c, --config <file>');
@@ -128,17 +130,21 @@ describe('usage', () => {
   });
 
   test('wrong usage exits 2 and points at --help; a config file that cannot be read exits 2 and names it', async () => {
-    const unknown = await cartdCmd(['frobnicate']);
+    const missing = path.join(tempDir(), 'nope.ini');
+    const [unknown, option, bare, config] = await Promise.all([
+      cartdCmd(['frobnicate']),
+      cartdCmd(['dump', '--yaml']),
+      cartdCmd([]),
+      cartdCmd(['dbchk', '-c', missing]),
+    ]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'frobnicate'");
     expect(unknown.stderr).toContain('cartd-cmd --help');
-    const option = await cartdCmd(['dump', '--yaml']);
     expect(option.code).toBe(2);
     expect(option.stderr).toContain("unknown option '--yaml'");
     expect(option.stderr).toContain('cartd-cmd dump --help');
-    expect((await cartdCmd([])).code).toBe(2);
-    const missing = path.join(tempDir(), 'nope.ini');
-    const config = await cartdCmd(['dbchk', '-c', missing]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('Usage: cartd-cmd');
     expect(config.code).toBe(2);
     expect(config.stderr).toContain(`cannot read config file ${missing}`);
   });
