@@ -111,6 +111,15 @@ export class CartsRepo {
     return r && toFile(r);
   }
 
+  /**
+   * Does the cart have a pending file the archive has not described yet (no size)? A tape
+   * file gets its size only once its recall was answered, so false means every recall of
+   * the cart has been sent.
+   */
+  hasUnexamined(cartId: number): boolean {
+    return this.db.sqlite.prepare(`SELECT 1 FROM files WHERE cart_id = ? AND status = 'pending' AND size IS NULL LIMIT 1`).get(cartId) !== undefined;
+  }
+
   progress(cartId: number): CartProgress {
     const r = this.db.sqlite
       .prepare(

@@ -1,5 +1,6 @@
 import { blobKey, type CartFile } from '../core/cart';
 import { CancelledError, NO_SPACE_MESSAGE, NoSpaceError, TransferError } from '../core/errors';
+import type { ArchiveFileStatus } from '../core/ports';
 import type { StagingDeps, StepOutcome } from './deps';
 import { learnCartSizes } from './learn-sizes';
 import { retryDelay, tapeDelay } from './policy';
@@ -19,7 +20,7 @@ export async function stageFileStep(deps: StagingDeps, fileId: number, signal: A
   if (!cart || cart.status !== 'staging') return settled;
   const log = deps.log.child({ cart: cart.uid, file: file.archiveId });
   try {
-    return await attempt(deps, file, signal, log);
+    return await attempt(deps, file, cart.generation, signal, log);
   } catch (err) {
     if (err instanceof CancelledError || signal.aborted) throw new CancelledError();
     if (err instanceof NoSpaceError) {
@@ -49,7 +50,23 @@ export async function stageFileStep(deps: StagingDeps, fileId: number, signal: A
   }
 }
 
-async function attempt(deps: StagingDeps, file: CartFile, signal: AbortSignal, log: StagingDeps['log']): Promise<StepOutcome> {
+/** Carts (id:generation) known to have every recall sent: a file never becomes unexamined again. */
+const allRecalled = new Set<string>();
+
+/**
+ * The tape system orders the recalls it has: so a cart's first re-check waits until every
+ * file of the cart has been looked at and every recall answered.
+ */
+function recallsOutstanding(deps: StagingDeps, cartId: number, generation: number): boolean {
+  const id = `${cartId}:${generation}`;
+  if (allRecalled.has(id)) return false;
+  if (deps.carts.hasUnexamined(cartId)) return true;
+  if (allRecalled.size >= 10_000) allRecalled.clear();
+  allRecalled.add(id);
+  return false;
+}
+
+async function attempt(deps: StagingDeps, file: CartFile, generation: number, signal: AbortSignal, log: StagingDeps['log']): Promise<StepOutcome> {
   const key = blobKey(file);
   const stored = deps.volume.presentMtime(key);
   if (stored) {
@@ -61,14 +78,17 @@ async function attempt(deps: StagingDeps, file: CartFile, signal: AbortSignal, l
   if (deps.volume.isBeingFetched(key)) return { kind: 'again', delayMs: deps.policy.busyDelayMs, reason: 'busy' };
   const waiting = { key, size: file.size ?? 0, cartId: file.cartId, fileId: file.id };
   if (file.size !== null && (await deps.volume.stillWaiting(waiting))) return { kind: 'again', delayMs: deps.volume.spaceRetryDelay(file.id, deps.policy.busyDelayMs), reason: 'busy' };
+  // A re-check of a recalled file waits (without asking the archive) for the cart's other recalls.
+  if (file.recallAt !== null && recallsOutstanding(deps, file.cartId, generation)) return { kind: 'again', delayMs: deps.policy.busyDelayMs, reason: 'tape' };
   const status = await deps.archive.status(file.archiveId, signal);
   if (status === null) {
     deps.carts.markFailed(file.id, `file ${file.archiveId}: not found in the archive (404)`, deps.now());
     log.warn('archive has no such file');
     return settled;
   }
+  // A tape file's size is recorded once its recall is answered (see recallsOutstanding).
+  if (status.media === 'tape') return waitForTape(deps, file, status, signal, log);
   deps.carts.setFileFacts(file.id, status.size, status.mtime, deps.now());
-  if (status.media === 'tape') return waitForTape(deps, file, signal, log);
 
   const want = { key, size: status.size, cartId: file.cartId, fileId: file.id };
   let reservation = await deps.volume.reserve(want);
@@ -97,11 +117,12 @@ async function attempt(deps: StagingDeps, file: CartFile, signal: AbortSignal, l
   return settled;
 }
 
-async function waitForTape(deps: StagingDeps, file: CartFile, signal: AbortSignal, log: StagingDeps['log']): Promise<StepOutcome> {
+async function waitForTape(deps: StagingDeps, file: CartFile, status: ArchiveFileStatus, signal: AbortSignal, log: StagingDeps['log']): Promise<StepOutcome> {
   const now = deps.now();
   if (file.recallAt === null) {
     await deps.archive.recall(file.archiveId, signal);
     deps.carts.setRecallAt(file.id, now);
+    deps.carts.setFileFacts(file.id, status.size, status.mtime, deps.now());
     log.info('recall from tape requested');
     return { kind: 'again', delayMs: deps.policy.tapeFirstDelayMs, reason: 'tape' };
   }

@@ -7,13 +7,11 @@ import { startArchiveServer, type ArchiveRequest, type ArchiveServer } from '../
 import { RUNNERS, archiveFile, cartBody, postCart, startCartd, waitForCart, type CartdHarness, type TestFile } from '../support/cartd-harness';
 import { extractWith } from '../support/tar-readers';
 
-// The first re-check waits long enough for a loaded CI machine to send the 30 recalls
-// (the stage queues are FIFO: re-checks never overtake steps still waiting to start).
-const FIRST_DELAY_MS = 1000;
+const FIRST_DELAY_MS = 500;
 const FACTOR = 2;
-const MAX_DELAY_MS = 4000;
-/** Files reach disk this long after their recall: checked at about 1, 2 and 4 s. */
-const TAPE_DELAY_MS = 3500;
+const MAX_DELAY_MS = 2000;
+/** Files reach disk this long after their recall: checked at about 0.5, 1 and 2 s. */
+const TAPE_DELAY_MS = 1800;
 /** Request times are taken by the archive server as requests arrive; allow for clock rounding. */
 const SLACK_MS = 15;
 
@@ -61,7 +59,7 @@ describe.each(RUNNERS)('tape, with the %s runner', (runner) => {
       recalls.push(recall);
       const checks = log.filter((r) => r.method === 'HEAD' && r.time >= recall).map((r) => r.time);
       expect(checks.length).toBeGreaterThanOrEqual(1);
-      // Never a hot loop: a file that takes 3.5 s to leave tape is checked a handful of times.
+      // Never a hot loop: a file that takes 1.8 s to leave tape is checked a handful of times.
       expect(checks.length).toBeLessThanOrEqual(5);
       firstRechecks.push(checks[0]!);
       expect(checks[0]! - recall).toBeGreaterThanOrEqual(FIRST_DELAY_MS - SLACK_MS);
@@ -78,7 +76,7 @@ describe.each(RUNNERS)('tape, with the %s runner', (runner) => {
     }
     // The tape system got every recall before the first re-check, so it could order them.
     expect(Math.max(...recalls)).toBeLessThanOrEqual(Math.min(...firstRechecks));
-    // Some file was re-checked at least twice, so a grown wait (2 s after a 1 s one) was checked above.
+    // Some file was re-checked at least twice, so a grown wait (1 s after a 0.5 s one) was checked above.
     expect(Math.max(...files.map((f) => (byId.get(String(f.id)) ?? []).filter((r) => r.method === 'HEAD').length))).toBeGreaterThanOrEqual(3);
 
     const tar = Buffer.from(await (await fetch(new URL('tape-30?filename=t.tar', cartd.url))).arrayBuffer());
