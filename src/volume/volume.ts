@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
-import { mkdir, open, rename, rm, rmdir, statfs, utimes } from 'node:fs/promises';
+import { mkdir, rename, rm, rmdir, statfs, utimes } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { findDigest } from '../core/digests';
-import { CancelledError, NoSpaceError, TransferError } from '../core/errors';
+import { CancelledError } from '../core/errors';
 import type { BlobsRepo, BlobRow } from '../db/blobs-repo';
-import type { NoRoomReason } from '../db/space-plan';
 import { newOwner, ownerIsGone, retireOwner } from './owners';
+import { SpaceWaits } from './space-waits';
+import { writeVerified } from './write-verified';
 
 export interface VolumeOptions {
   readonly root: string;
@@ -57,7 +56,7 @@ export class Volume {
   /** Keys this owner is transferring right now. */
   private readonly active = new Set<string>();
   /** Files waiting for room: file row id -> since when (ms). */
-  private readonly waits = new Map<number, number>();
+  private readonly waits: SpaceWaits;
   private tmpReady: Promise<unknown> | undefined;
 
   constructor(
@@ -66,6 +65,7 @@ export class Volume {
     private readonly log?: Logger,
   ) {
     this.leaseMs = options.leaseMs ?? 60_000;
+    this.waits = new SpaceWaits(options.spaceWaitMs ?? 0);
   }
 
   get blobDir(): string {
@@ -147,8 +147,8 @@ export class Volume {
       leaseMs: this.leaseMs,
       isStale: (row) => this.isStale(row, now),
     });
-    if (result.outcome === 'no-room') return result.why === 'sizes' ? 'need-sizes' : this.noRoom(req, result.why, result.available, now);
-    this.waits.delete(req.fileId);
+    if (result.outcome === 'no-room') return result.why === 'sizes' ? 'need-sizes' : this.waits.noRoom(req.fileId, req.size, result.why, result.available, now);
+    this.waits.done(req.fileId);
     if (result.outcome !== 'reserved') return result.outcome;
     this.active.add(req.key);
     if (result.takenFrom !== null && result.takenFrom !== this.owner) await rm(this.tempPath(req.key, result.takenFrom), { force: true });
@@ -163,29 +163,16 @@ export class Volume {
    * archive anything; throws NoSpaceError once the wait is over.
    */
   async stillWaiting(req: SpaceRequest, now = Date.now()): Promise<boolean> {
-    if (!this.waits.has(req.fileId)) return false;
+    if (!this.waits.isWaiting(req.fileId)) return false;
     const plan = this.blobs.probe({ ...req, capacity: await this.capacity(), now, evict: this.options.evict ?? true, bufferMs: this.options.lruBufferMs ?? 0 });
     if (plan.fits || plan.why === 'sizes') return false;
-    await this.noRoom(req, plan.why, plan.available, now);
+    this.waits.noRoom(req.fileId, req.size, plan.why, plan.available, now);
     return true;
   }
 
   /** How long a file waiting for room sleeps before it looks again: longer the longer it has waited. */
   spaceRetryDelay(fileId: number, baseMs: number, now = Date.now()): number {
-    const since = this.waits.get(fileId);
-    return since === undefined ? baseMs : Math.min(5_000, Math.max(baseMs, (now - since) / 4));
-  }
-
-  private async noRoom(req: SpaceRequest, why: NoRoomReason, available: number, now: number): Promise<'wait'> {
-    const waitMs = this.options.spaceWaitMs ?? 0;
-    if (why === 'later' && waitMs > 0) {
-      for (const [id, since] of this.waits) if (now - since > 2 * waitMs + 60_000) this.waits.delete(id);
-      const since = this.waits.get(req.fileId) ?? now;
-      this.waits.set(req.fileId, since);
-      if (now - since < waitMs) return 'wait';
-    }
-    this.waits.delete(req.fileId);
-    throw new NoSpaceError(req.size, available);
+    return this.waits.retryDelay(fileId, baseMs, now);
   }
 
   private isStale(row: BlobRow, now: number): boolean {
@@ -200,39 +187,21 @@ export class Volume {
 
   /** Write `source` as blob `key`: temp file, hash, compare, fsync, rename, mtime. */
   async ingest(source: Readable, req: IngestRequest): Promise<void> {
-    const digest = findDigest(req.hashtype);
-    if (!digest) throw new TransferError(`unknown hashtype ${req.hashtype}`, false);
     this.tmpReady ??= mkdir(this.ownTmpDir, { recursive: true });
     await this.tmpReady;
     const temp = this.tempPath(req.key);
-    const fh = await open(temp, 'w');
-    let closed = false;
+    let renewed = Date.now();
     try {
-      const hash = createHash(digest.nodeName);
-      let written = 0;
-      let renewed = Date.now();
-      for await (const chunk of source as AsyncIterable<Buffer>) {
-        if (req.signal?.aborted) throw new CancelledError();
-        // Checked before writing: the temp file never outgrows its reservation.
-        if (written + chunk.length > req.size) throw new TransferError(`archive sent more than the ${req.size} bytes it announced`, true);
-        hash.update(chunk);
-        // All-zero chunks become a hole (see isZeros): a sparse 9 GiB file stages without writing 9 GiB.
-        if (!isZeros(chunk)) await fh.write(chunk, 0, chunk.length, written);
-        written += chunk.length;
-        if (Date.now() - renewed > this.leaseMs / 3) {
-          renewed = Date.now();
-          this.blobs.renewLease(req.key, this.owner, renewed + this.leaseMs);
-        }
-        req.onProgress?.(written);
-      }
-      if (req.signal?.aborted) throw new CancelledError();
-      if (written !== req.size) throw new TransferError(`transfer cut short: ${written} of ${req.size} bytes`, true);
-      const got = hash.digest('hex');
-      if (got !== req.hashsum) throw new TransferError(`hash mismatch: expected ${req.hashtype} ${req.hashsum}, got ${got}`, true);
-      await fh.truncate(written); // a file ending in zeros is only that long once truncated
-      await fh.datasync();
-      await fh.close();
-      closed = true;
+      await writeVerified(source, temp, {
+        ...req,
+        onChunk: (written) => {
+          if (Date.now() - renewed > this.leaseMs / 3) {
+            renewed = Date.now();
+            this.blobs.renewLease(req.key, this.owner, renewed + this.leaseMs);
+          }
+          req.onProgress?.(written);
+        },
+      });
       const final = this.blobPath(req.key);
       await mkdir(path.dirname(final), { recursive: true });
       await utimes(temp, req.mtime, req.mtime);
@@ -240,7 +209,6 @@ export class Volume {
       this.blobs.markPresent(req.key, req.size, req.mtime, Date.now());
       this.active.delete(req.key);
     } catch (err) {
-      if (!closed) await fh.close().catch(() => undefined);
       await rm(temp, { force: true });
       if (req.signal?.aborted && !(err instanceof CancelledError)) throw new CancelledError();
       throw err;
@@ -263,15 +231,4 @@ export class Volume {
       this.blobs.finishDrop(key);
     }
   }
-}
-
-const ZEROS = Buffer.alloc(1024 * 1024);
-
-/** True when every byte is 0 (compared a MiB at a time, memcmp speed); such chunks are left as holes. */
-function isZeros(chunk: Buffer): boolean {
-  for (let at = 0; at < chunk.length; at += ZEROS.length) {
-    const part = chunk.subarray(at, Math.min(chunk.length, at + ZEROS.length));
-    if (!part.equals(ZEROS.subarray(0, part.length))) return false;
-  }
-  return true;
 }

@@ -13,7 +13,7 @@ describe.each(RUNNERS)('with the %s runner', (runner) => {
 
   beforeAll(async () => {
     archive = await startArchiveServer();
-    cartd = await startCartd({ archive, runner, overrides: { 'cartd.cart_ttl': '2', 'cartd.expiry_interval': '0.2' } });
+    cartd = await startCartd({ archive, runner, overrides: { 'cartd.cart_ttl': '4', 'cartd.expiry_interval': '0.2' } });
   });
   afterAll(async () => {
     await cartd?.close();
@@ -31,7 +31,7 @@ describe.each(RUNNERS)('with the %s runner', (runner) => {
     expect(held.status).toBe(200);
 
     // Nothing touches `idle` or `read` from now on; `polled` is asked about every 300 ms.
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 30_000;
     while (blobKeysOnDisk(volume).includes(`md5-${idle!.hashsum}`)) {
       if (Date.now() > deadline) throw new Error('the idle cart was never removed');
       expect((await headCart(cartd.url, 'polled')).status).toBe('ready');

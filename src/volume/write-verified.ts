@@ -1,0 +1,60 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { findDigest } from '../core/digests';
+import { CancelledError, TransferError } from '../core/errors';
+
+export interface VerifiedWrite {
+  readonly hashtype: string;
+  readonly hashsum: string;
+  /** Bytes the archive announced: no more may be written, and no fewer accepted. */
+  readonly size: number;
+  readonly signal?: AbortSignal;
+  /** After each chunk, with the bytes written so far. */
+  readonly onChunk?: (written: number) => void;
+}
+
+/**
+ * Stream `source` into the file `temp` while hashing it; resolve once the file holds exactly
+ * `size` bytes with the expected digest and is synced. Throws TransferError (retryable) for
+ * too many, too few or wrong bytes, CancelledError when `signal` aborts. The caller owns
+ * `temp`: it renames it into place, or removes it after an error.
+ */
+export async function writeVerified(source: Readable, temp: string, req: VerifiedWrite): Promise<void> {
+  const digest = findDigest(req.hashtype);
+  if (!digest) throw new TransferError(`unknown hashtype ${req.hashtype}`, false);
+  const fh = await open(temp, 'w');
+  try {
+    const hash = createHash(digest.nodeName);
+    let written = 0;
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      if (req.signal?.aborted) throw new CancelledError();
+      // Checked before writing: the temp file never outgrows its reservation.
+      if (written + chunk.length > req.size) throw new TransferError(`archive sent more than the ${req.size} bytes it announced`, true);
+      hash.update(chunk);
+      // All-zero chunks become a hole (see isZeros): a sparse 9 GiB file stages without writing 9 GiB.
+      if (!isZeros(chunk)) await fh.write(chunk, 0, chunk.length, written);
+      written += chunk.length;
+      req.onChunk?.(written);
+    }
+    if (req.signal?.aborted) throw new CancelledError();
+    if (written !== req.size) throw new TransferError(`transfer cut short: ${written} of ${req.size} bytes`, true);
+    const got = hash.digest('hex');
+    if (got !== req.hashsum) throw new TransferError(`hash mismatch: expected ${req.hashtype} ${req.hashsum}, got ${got}`, true);
+    await fh.truncate(written); // a file ending in zeros is only that long once truncated
+    await fh.datasync();
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}
+
+const ZEROS = Buffer.alloc(1024 * 1024);
+
+/** True when every byte is 0 (compared a MiB at a time, memcmp speed); such chunks are left as holes. */
+function isZeros(chunk: Buffer): boolean {
+  for (let at = 0; at < chunk.length; at += ZEROS.length) {
+    const part = chunk.subarray(at, Math.min(chunk.length, at + ZEROS.length));
+    if (!part.equals(ZEROS.subarray(0, part.length))) return false;
+  }
+  return true;
+}
