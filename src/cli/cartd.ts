@@ -45,6 +45,18 @@ function configFrom(opts: StagingOptions, overrides: Record<string, string | und
 
 const runnerOptions = (opts: StagingOptions): RunnerOptions => ({ lockMs: opts.stallTimeout, drainMs: opts.drainTimeout });
 
+/** A subcommand's options, plus those given before its name (`cartd -c FILE worker`). */
+function withGlobals<T>(cmd: Command): T {
+  const out: Record<string, unknown> = { ...cmd.opts() };
+  const parent = cmd.parent;
+  if (parent) {
+    for (const [key, value] of Object.entries(parent.opts())) {
+      if (parent.getOptionValueSource(key) === 'cli' && cmd.getOptionValueSource(key) !== 'cli') out[key] = value;
+    }
+  }
+  return out as T;
+}
+
 /** SIGTERM/SIGINT: drain and exit 0; a second signal exits at once. */
 function exitOnSignals(log: Logger, stop: () => Promise<void>): void {
   let stopping = false;
@@ -117,10 +129,14 @@ export function program(): Command {
       ].join('\n'),
     )
     .action((opts: ServeOptions) => serve(opts));
-  cmd.addCommand(serveOptions(new Command('serve').description('serve the cart API (and stage in this process unless --no-worker); the same as plain `cartd`')).action((opts: ServeOptions) => serve(opts)));
   cmd.addCommand(
-    stagingOptions(new Command('worker').description('stage files from the BullMQ queues in Redis (needs [redis] url / REDIS_URL); no HTTP')).action((opts: StagingOptions) =>
-      worker(opts),
+    serveOptions(new Command('serve').description('serve the cart API (and stage in this process unless --no-worker); the same as plain `cartd`')).action(
+      (_opts: ServeOptions, sub: Command) => serve(withGlobals<ServeOptions>(sub)),
+    ),
+  );
+  cmd.addCommand(
+    stagingOptions(new Command('worker').description('stage files from the BullMQ queues in Redis (needs [redis] url / REDIS_URL); no HTTP')).action(
+      (_opts: StagingOptions, sub: Command) => worker(withGlobals<StagingOptions>(sub)),
     ),
   );
   return cmd;

@@ -71,6 +71,13 @@ describe('cartd process roles without Redis', () => {
     expect(r.stderr).toContain('--no-worker needs Redis ([redis] url or REDIS_URL)');
   });
 
+  test('options before the command count too: `cartd -c FILE worker` reads FILE', async () => {
+    const ini = writeIni(dir, 'http://127.0.0.1:1/', { 'cartd.concurrency': 'zero' });
+    const r = await runBin('cartd', ['-c', ini, 'worker']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`[cartd] concurrency = "zero" ([cartd] concurrency in ${ini})`);
+  });
+
   test('a bad --concurrency is refused before anything starts', async () => {
     const r = await runBin('cartd', ['worker', '--concurrency', '0']);
     expect(r.code).not.toBe(0);
