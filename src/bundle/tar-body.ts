@@ -74,6 +74,18 @@ async function* gather(source: AsyncIterable<Buffer>, target: number): AsyncGene
       yield piece;
       continue;
     }
+    if (piece.byteLength >= target) {
+      // A big piece after small ones (a file's body after its header): top the small ones up
+      // to `target` from it and send the rest as it is, so at most `target` bytes are copied,
+      // not the whole piece (for 1 MiB files that was every byte of the download, once more).
+      const take = target - length;
+      parts.push(piece.subarray(0, take));
+      yield Buffer.concat(parts, target);
+      parts = [];
+      length = 0;
+      yield piece.subarray(take);
+      continue;
+    }
     parts.push(piece);
     length += piece.byteLength;
     if (length >= target) {
