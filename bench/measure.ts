@@ -183,13 +183,13 @@ export async function runOnce(ctx: Context, runner: RunnerName, carts: readonly 
 }
 
 /** Stage limit, then every runner (failures recorded, never fatal), then the download ratios. */
-export async function measureCarts(ctx: Context, label: string, carts: readonly StoredCart[], download = true): Promise<WorkloadResult> {
+export async function measureCarts(ctx: Context, label: string, carts: readonly StoredCart[], runners: readonly RunnerName[], download = true): Promise<WorkloadResult> {
   ctx.log(`${label}: staging limit (${totalFiles(carts)} files, ${(totalBytes(carts) / MB).toFixed(1)} MB)`);
   const limit = await stageLimit(ctx, carts);
   ctx.log(`${label}: staging limit ${limit.seconds.toFixed(2)} s, ${limit.MBps.toFixed(0)} MB/s`);
   let dlLimit: DownloadLimit | undefined;
   const runs: RunResult[] = [];
-  for (const runner of ctx.opts.runners) {
+  for (const runner of runners) {
     const why = unavailable(ctx, runner);
     if (why !== undefined) {
       runs.push(emptyRun(runner, 'skipped', why));

@@ -10,8 +10,12 @@ export type PhaseName = (typeof PHASE_NAMES)[number];
 
 export interface BenchOptions {
   readonly workloads: readonly PhaseName[];
+  /** Runners of every phase without its own list in `runnersFor`. */
   readonly runners: readonly RunnerName[];
+  readonly runnersFor: Partial<Record<PhaseName, readonly RunnerName[]>>;
+  /** Scale of every phase without its own in `scaleFor`. */
   readonly scale: number;
+  readonly scaleFor: Partial<Record<PhaseName, number>>;
   readonly out: string;
   readonly work: string;
   readonly keep: boolean;
@@ -28,8 +32,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --workload LIST      comma-separated, default all: ${PHASE_NAMES.join(',')}
                        (status: HEAD latency while large carts stage; million: the same
                        with 1,000,000 carts in the database)
-  --runner LIST        comma-separated, default all: ${RUNNER_NAMES.join(',')}
-  --scale X            multiply file counts (and the sizes of large/stream files), default 1
+  --runner LIST        comma-separated, default all: ${RUNNER_NAMES.join(',')}; a phase may have
+                       its own, joined with +: --runner all,wide=embedded,growth=embedded+bullmq1
+  --scale X            multiply file counts (and the sizes of large/stream files), default 1;
+                       a phase may have its own: --scale 0.25,wide=0.1,growth=0.1 (growth's
+                       last point is wide's cart when both have the same scale)
   --out DIR            where latest.json and latest.md go, default bench/results
   --work DIR           scratch folder (archive files, volumes), default a new one in ${os.tmpdir()}
   --keep               keep the scratch folder (logs of every process are in it)
@@ -46,6 +53,43 @@ function list<T extends string>(flag: string, text: string, allowed: readonly T[
   const items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
   for (const item of items) if (!(allowed as readonly string[]).includes(item)) throw new Error(`${flag}: unknown ${JSON.stringify(item)} (one of ${allowed.join(', ')})`);
   return items as T[];
+}
+
+/** `default,phase=value,...`: the items without `=` and the per-phase ones. */
+function perPhase(flag: string, text: string): { base: string; each: Partial<Record<PhaseName, string>> } {
+  const base: string[] = [];
+  const each: Partial<Record<PhaseName, string>> = {};
+  for (const item of text.split(',').map((s) => s.trim())) {
+    const eq = item.indexOf('=');
+    if (eq < 0) {
+      base.push(item);
+      continue;
+    }
+    const phase = item.slice(0, eq) as PhaseName;
+    if (!PHASE_NAMES.includes(phase)) throw new Error(`${flag}: unknown phase ${JSON.stringify(phase)} (one of ${PHASE_NAMES.join(', ')})`);
+    each[phase] = item.slice(eq + 1);
+  }
+  return { base: base.join(','), each };
+}
+
+function mapEach<T>(each: Partial<Record<PhaseName, string>>, fn: (text: string) => T): Partial<Record<PhaseName, T>> {
+  const out: Partial<Record<PhaseName, T>> = {};
+  for (const [phase, text] of Object.entries(each) as [PhaseName, string][]) out[phase] = fn(text);
+  return out;
+}
+
+export function scaleOf(opts: Pick<BenchOptions, 'scale' | 'scaleFor'>, phase: PhaseName): number {
+  return opts.scaleFor[phase] ?? opts.scale;
+}
+
+export function runnersOf(opts: Pick<BenchOptions, 'runners' | 'runnersFor'>, phase: PhaseName): readonly RunnerName[] {
+  return opts.runnersFor[phase] ?? opts.runners;
+}
+
+function positive(flag: string, text: string): number {
+  const n = number(flag, text, 0);
+  if (n === 0) throw new Error(`${flag} must be above 0`);
+  return n;
 }
 
 function number(flag: string, text: string, min: number): number {
@@ -77,12 +121,14 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     allowPositionals: false,
   });
   if (values.help) return 'help';
-  const scale = number('--scale', values.scale, 0);
-  if (scale === 0) throw new Error('--scale must be above 0');
+  const scales = perPhase('--scale', values.scale);
+  const runners = perPhase('--runner', values.runner);
   return {
     workloads: list('--workload', values.workload, PHASE_NAMES),
-    runners: list('--runner', values.runner, RUNNER_NAMES),
-    scale,
+    runners: list('--runner', runners.base === '' ? 'all' : runners.base, RUNNER_NAMES),
+    runnersFor: mapEach(runners.each, (t) => list('--runner', t.replaceAll('+', ','), RUNNER_NAMES)),
+    scale: positive('--scale', scales.base === '' ? '1' : scales.base),
+    scaleFor: mapEach(scales.each, (t) => positive('--scale', t)),
     out: path.resolve(values.out),
     work: values.work === undefined ? '' : path.resolve(values.work),
     keep: values.keep,

@@ -19,7 +19,10 @@ function table(head: readonly string[], rows: readonly (readonly string[])[]): s
 export function markdown(r: BenchResults): string {
   const m = r.machine;
   const out: string[] = [];
-  out.push(`## Benchmark (\`npm run bench -- --scale ${r.options.scale}\`)`);
+  // The command line that reproduces the run: per-phase scales and runners after the default.
+  const each = (m: Partial<Record<string, unknown>>): string => Object.entries(m).map(([k, v]) => `,${k}=${Array.isArray(v) ? v.join('+') : String(v)}`).join('');
+  const runners = Object.keys(r.options.runnersFor).length > 0 ? ` --runner ${r.options.runners.join(',')}${each(r.options.runnersFor)}` : '';
+  out.push(`## Benchmark (\`npm run bench -- --scale ${r.options.scale}${each(r.options.scaleFor)}${runners}\`)`);
   out.push('');
   out.push(
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB RAM, Node ${m.node}, ${m.kernel}, ` +

@@ -14,7 +14,7 @@ import { unavailable, type Context } from './context';
 import { removeCarts, storeCarts } from './fixtures';
 import { machine, rawLimits } from './machine';
 import { measureCarts, type WorkloadResult } from './measure';
-import { USAGE, parseOptions, type BenchOptions } from './options';
+import { USAGE, parseOptions, runnersOf, scaleOf, type BenchOptions } from './options';
 import { ROOT, startArchive } from './processes';
 import { markdown } from './report';
 import { checkTargets, type BenchResults, type GrowthPoint } from './results';
@@ -53,7 +53,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
   const errors: { phase: string; message: string }[] = [];
   let redis: RedisServer | undefined;
   let redisProblem = '';
-  if (opts.runners.some((r) => r !== 'embedded')) {
+  if (opts.workloads.some((w) => runnersOf(opts, w).some((r) => r !== 'embedded'))) {
     redisProblem = bullmqProblem();
     if (redisProblem === '') redis = await startRedis();
   }
@@ -63,7 +63,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
   try {
     const mach = await machine(work);
     log(`machine: ${mach.cpuModel}, ${mach.cores} cores, load ${mach.loadAvg1.toFixed(1)}; work in ${work}`);
-    const raw = await rawLimits(work, opts.hashtype, opts.scale);
+    const raw = await rawLimits(work, opts.hashtype, Math.max(...opts.workloads.map((w) => scaleOf(opts, w))));
     log(`raw limits: hash ${raw.hashMBps.toFixed(0)} MB/s, sync write ${raw.syncWriteMBps.toFixed(0)} MB/s, ${raw.fsyncsPerSec.toFixed(0)} fsyncs/s`);
     const workloads: Record<string, WorkloadResult & { description: string }> = {};
     const growth: GrowthPoint[] = [];
@@ -79,16 +79,18 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     for (const name of opts.workloads) {
       if (name === 'growth') {
         await phase('growth', async () => {
-          const points = growthPoints(opts.scale);
+          const points = growthPoints(scaleOf(opts, 'growth'));
+          const runners = runnersOf(opts, 'growth');
           for (const n of points) {
             const wide = workloads.wide;
-            if (wide && wide.files === n) {
-              growth.push(...growthFrom(n, wide));
+            // The last point is wide's cart when wide ran it with every runner growth wants.
+            if (wide && wide.files === n && runners.every((r) => wide.runs.some((w) => w.runner === r))) {
+              growth.push(...growthFrom(n, { ...wide, runs: wide.runs.filter((w) => runners.includes(w.runner)) }));
               continue;
             }
             const carts = await storeCarts(archiveDir, [wideCart(`${run}-g`, n)], opts.hashtype);
             try {
-              growth.push(...growthFrom(n, await measureCarts(ctx, `growth ${n}`, carts, false)));
+              growth.push(...growthFrom(n, await measureCarts(ctx, `growth ${n}`, carts, runners, false)));
             } finally {
               await removeCarts(archiveDir, carts);
             }
@@ -101,11 +103,13 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
         });
       } else if (name === 'status' || name === 'million') {
         await phase(name, async () => {
-          const sets = await storeCarts(archiveDir, ['A', 'B', 'C', 'D'].flatMap((set) => workload('large', opts.scale, `${run}-${name}${set}`).carts), opts.hashtype);
+          const sets = await storeCarts(archiveDir, ['A', 'B', 'C', 'D'].flatMap((set) => workload('large', scaleOf(opts, name), `${run}-${name}${set}`).carts), opts.hashtype);
           try {
             status.limit ??= await statusLimit(ctx, sets);
             log(`status limit: p99 ${status.limit.fromDue.p99.toFixed(2)} ms`);
-            const runners = name === 'million' ? opts.runners.filter((r) => unavailable(ctx, r) === undefined).slice(0, 1) : opts.runners.filter((r) => unavailable(ctx, r) === undefined);
+            const usable = runnersOf(opts, name).filter((r) => unavailable(ctx, r) === undefined);
+            // The million phase is about the API process's database: one runner is enough.
+            const runners = name === 'million' ? usable.slice(0, 1) : usable;
             for (const runner of runners) {
               const s = await statusRun(ctx, name === 'million' ? 'million' : 'staging', runner, sets, status.limit);
               log(`${name}: ${runner} HEAD p50 ${s.load.fromDue.p50.toFixed(2)} ms, p99 ${s.load.fromDue.p99.toFixed(2)} ms (${s.load.requests} requests, answers ${JSON.stringify(s.load.answers)})`);
@@ -117,11 +121,11 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
         });
       } else {
         await phase(name, async () => {
-          const w = workload(name as WorkloadName, opts.scale, run);
+          const w = workload(name as WorkloadName, scaleOf(opts, name), run);
           log(`${name}: writing ${w.description}`);
           const carts = await storeCarts(archiveDir, w.carts, opts.hashtype);
           try {
-            workloads[name] = { description: w.description, ...(await measureCarts(ctx, name, carts)) };
+            workloads[name] = { description: w.description, ...(await measureCarts(ctx, name, carts, runnersOf(opts, name))) };
           } finally {
             await removeCarts(archiveDir, carts);
           }
