@@ -7,7 +7,7 @@
  * No dependency: a few dozen lines do what autocannon would, at a fixed rate.
  */
 import http from 'node:http';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 export interface LoadOptions {
   readonly base: string;
@@ -36,6 +36,8 @@ export interface LoadResult {
   /** Milliseconds. */
   readonly fromDue: Percentiles;
   readonly fromSend: Percentiles;
+  /** Event-loop delay of this (the load generator's) process, ms: large values mean the client, not the server, was late. */
+  readonly clientLoopDelay: Percentiles;
 }
 
 export function percentiles(values: Float64Array | number[]): Percentiles {
@@ -60,6 +62,8 @@ export function fixedRateHeads(opts: LoadOptions): Promise<LoadResult> {
   };
   let stopped = false;
   void opts.until?.then(() => (stopped = true));
+  const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+  loopDelay.enable();
   const t0 = performance.now();
   return new Promise<LoadResult>((resolve) => {
     let finished = false;
@@ -67,6 +71,7 @@ export function fixedRateHeads(opts: LoadOptions): Promise<LoadResult> {
       if (finished) return;
       finished = true;
       agent.destroy();
+      loopDelay.disable();
       const n = done;
       resolve({
         requests: n,
@@ -76,6 +81,7 @@ export function fixedRateHeads(opts: LoadOptions): Promise<LoadResult> {
         achievedRate: n / ((performance.now() - t0) / 1000),
         fromDue: percentiles(fromDue.subarray(0, n)),
         fromSend: percentiles(fromSend.subarray(0, n)),
+        clientLoopDelay: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
       });
     };
     const settle = (): void => {

@@ -3,31 +3,17 @@
  * from POST to ready and the download of every cart, with the peak RSS of every cartd
  * process in both phases.
  */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { countDownload, deleteCart, downloadAll, postCart, waitReady } from './client';
 import { MB, deploy, quiesce, ratio, undeploy, unavailable, type Context } from './context';
 import type { Deployment, RunnerName } from './deployment';
-import { cartBody, storeCarts, type StoredCart } from './fixtures';
-import { forkLimit } from './limits/child';
-import type { RawServerReply, RawServerRequest } from './limits/raw-server';
-import type { StageLimitReply, StageLimitRequest } from './limits/stage-limit';
+import { archivePath, cartBody, storeCarts, type StoredCart } from './fixtures';
+import { blobFile, downloadLimit, stageLimit, warmCache, type DownloadLimit, type StageLimit } from './limit-runs';
 import { RssWatch, sumPeaks, type Peaks } from './rss';
 import { totalBytes, totalFiles } from './workloads';
 
-export interface StageLimit {
-  readonly seconds: number;
-  readonly filesPerSec: number;
-  readonly MBps: number;
-  readonly rssBytes: number;
-}
-
-export interface DownloadLimit {
-  readonly seconds: number;
-  readonly MBps: number;
-  readonly rssBytes: number;
-}
+export type { DownloadLimit, StageLimit } from './limit-runs';
 
 export interface RunResult {
   readonly runner: RunnerName;
@@ -65,47 +51,6 @@ export interface WorkloadResult {
   readonly stageLimit: StageLimit;
   readonly downloadLimit?: DownloadLimit;
   readonly runs: RunResult[];
-}
-
-export async function stageLimit(ctx: Context, carts: readonly StoredCart[]): Promise<StageLimit> {
-  const outDir = path.join(ctx.work, 'stage-limit');
-  const child = forkLimit<StageLimitReply>('stage-limit');
-  try {
-    await quiesce();
-    const req: StageLimitRequest = {
-      archiveUrl: ctx.archive.url,
-      files: carts.flatMap((c) => c.files.map((f) => ({ id: f.id, size: f.size, hashtype: f.hashtype, hashsum: f.hashsum }))),
-      concurrency: ctx.opts.concurrency,
-      outDir,
-    };
-    child.send(req);
-    const r = await child.reply();
-    return { seconds: r.seconds, filesPerSec: r.files / r.seconds, MBps: r.bytes / MB / r.seconds, rssBytes: r.maxRssBytes };
-  } finally {
-    await child.stop();
-    await rm(outDir, { recursive: true, force: true });
-  }
-}
-
-/** Where cartd's volume keeps a file's bytes (src/volume/volume.ts blobPath). */
-export function blobFile(dep: Deployment, hashtype: string, hashsum: string): string {
-  return path.join(dep.volumeRoot, 'blobs', hashsum.slice(0, 2), `${hashtype}-${hashsum}`);
-}
-
-async function downloadLimit(dep: Deployment, carts: readonly StoredCart[]): Promise<DownloadLimit> {
-  const child = forkLimit<RawServerReply>('raw-server');
-  try {
-    const req: RawServerRequest = { lists: carts.map((c) => c.files.map((f) => blobFile(dep, f.hashtype, f.hashsum))) };
-    child.send(req);
-    const { port } = await child.reply();
-    await quiesce();
-    const dl = await downloadAll(carts.map((_, i) => `http://127.0.0.1:${port}/${i}`));
-    child.send({});
-    const { maxRssBytes } = await child.reply();
-    return { seconds: dl.seconds, MBps: totalBytes(carts) / MB / dl.seconds, rssBytes: maxRssBytes };
-  } finally {
-    await child.stop();
-  }
 }
 
 /** A 1-file cart through the whole deployment before timing: processes warm, workers proven. */
@@ -152,6 +97,7 @@ export async function runOnce(ctx: Context, runner: RunnerName, carts: readonly 
     let dl = { seconds: Number.NaN, bytes: Number.NaN };
     let download: Peaks = {};
     if (opts.download) {
+      await warmCache(carts.flatMap((c) => c.files.map((f) => blobFile(dep, f.hashtype, f.hashsum))));
       await quiesce();
       const dlWatch = new RssWatch(dep.procs);
       dl = await downloadAll(carts.map((c) => new URL(`${c.uid}?filename=${c.uid}.tar`, dep.url).href));
@@ -185,6 +131,8 @@ export async function runOnce(ctx: Context, runner: RunnerName, carts: readonly 
 /** Stage limit, then every runner (failures recorded, never fatal), then the download ratios. */
 export async function measureCarts(ctx: Context, label: string, carts: readonly StoredCart[], runners: readonly RunnerName[], download = true): Promise<WorkloadResult> {
   ctx.log(`${label}: staging limit (${totalFiles(carts)} files, ${(totalBytes(carts) / MB).toFixed(1)} MB)`);
+  // Both the limit and cartd read the archive's files from the page cache (sparse files' holes included).
+  await warmCache(carts.flatMap((c) => c.files.map((f) => archivePath(ctx.archiveDir, f.id))));
   const limit = await stageLimit(ctx, carts);
   ctx.log(`${label}: staging limit ${limit.seconds.toFixed(2)} s, ${limit.MBps.toFixed(0)} MB/s`);
   let dlLimit: DownloadLimit | undefined;

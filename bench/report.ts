@@ -37,7 +37,8 @@ export function markdown(r: BenchResults): string {
   out.push(
     'Every ratio is to a limit measured in the same run on the same files and archive server: the **staging limit** is a bare ' +
       'pipeline that GETs each file (same concurrency), hashes it and writes it with fdatasync; the **download limit** sends the same ' +
-      'staged files from the volume raw to a socket, no tar. MB = 10^6 bytes; download MB/s counts file bytes.',
+      'staged files from the volume raw to a socket, no tar. Files are read from the page cache by both sides (read once, untimed, ' +
+      'before each timed phase). Downloads GET every cart of the workload at once and check Content-Length. MB = 10^6 bytes; download MB/s counts file bytes.',
   );
   out.push('');
   const rows: string[][] = [];
@@ -75,7 +76,11 @@ export function markdown(r: BenchResults): string {
     out.push('');
     out.push(`### Status under load (HEAD at ${r.options.statusRate}/s for ${r.options.statusSeconds} s while large carts stage)`);
     out.push('');
-    out.push(`Latency from when each request was due (open loop). Limit: a bare Node server answering 204, same rate, while the staging limit pulls the same files: p50 ${fmt(lim?.fromDue.p50 ?? Number.NaN)} ms, p99 ${fmt(lim?.fromDue.p99 ?? Number.NaN)} ms.`);
+    out.push(
+      `Latency from when each request was due (open loop, keep-alive; a new connection is opened when all are busy). Limit: a bare Node server answering 204, same rate, ` +
+        `while the staging limit pulls the same files: p50 ${fmt(lim?.fromDue.p50 ?? Number.NaN)} ms, p99 ${fmt(lim?.fromDue.p99 ?? Number.NaN)} ms. ` +
+        `The load generator's own event-loop delay is in latest.json (clientLoopDelay): when it is small, the latency is the server's.`,
+    );
     out.push('');
     out.push(
       table(

@@ -4,7 +4,6 @@
  * `GET /<n>` sends the n-th list of files; Content-Length is their total. `HEAD /<any>`
  * answers 204 at once: the floor under cartd's status latency.
  */
-import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import http from 'node:http';
@@ -23,6 +22,19 @@ export interface RawServerReply {
 }
 
 let server: http.Server | undefined;
+
+/** Resolves on 'drain' or 'close', whichever comes first, leaving no listener behind. */
+function drained(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
 
 async function listen(msg: RawServerRequest): Promise<RawServerReply> {
   if (server) return { port: (server.address() as AddressInfo).port, maxRssBytes: maxRssBytes() };
@@ -46,7 +58,7 @@ async function listen(msg: RawServerRequest): Promise<RawServerReply> {
       for (const f of files) {
         for await (const chunk of createReadStream(f, { highWaterMark: chunkSize }) as AsyncIterable<Buffer>) {
           if (res.destroyed) return;
-          if (!res.write(chunk)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+          if (!res.write(chunk)) await drained(res);
         }
       }
       res.end();

@@ -76,7 +76,7 @@ test('status under load: the limit and both phases have finite latencies and rat
   for (const r of runs) {
     bad.push(...notFinite(r, ['startSeconds', 'cartsStaged', 'peakRssBytes', 'p99Ratio'], `status.${r.phase}`));
     bad.push(...notFinite(obj(r.load), ['requests', 'achievedRate'], `status.${r.phase}.load`));
-    for (const key of ['fromDue', 'fromSend']) bad.push(...notFinite(obj(obj(r.load)[key]), ['p50', 'p99', 'max'], `status.${r.phase}.${key}`));
+    for (const key of ['fromDue', 'fromSend', 'clientLoopDelay']) bad.push(...notFinite(obj(obj(r.load)[key]), ['p50', 'p99', 'max'], `status.${r.phase}.${key}`));
     expect(obj(r.load).requests).toBe(250);
   }
   expect(bad).toEqual([]);
