@@ -1,5 +1,5 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { writeTx, type Db } from './open';
+import { writeTx, type Db, type Drizzle } from './open';
 import { blobs, carts } from './schema';
 import { NEEDED, planSpace, type EvictionVictim, type NoRoomReason, type PlanRequest, type SpacePlan } from './space-plan';
 
@@ -29,16 +29,52 @@ export type ReserveResult =
 
 const COLUMNS = { key: blobs.key, size: blobs.size, state: blobs.state, mtime: blobs.mtime, owner: blobs.owner, leaseUntil: blobs.leaseUntil };
 
+const ph = (name: string) => sql`${sql.placeholder(name)}`;
+
+/** Statements run for every file staged, compiled once per connection. */
+function prepareHotQueries(orm: Drizzle) {
+  const key = eq(blobs.key, sql.placeholder('key'));
+  return {
+    get: orm.select(COLUMNS).from(blobs).where(key).prepare(),
+    reserve: orm
+      .insert(blobs)
+      .values({ key: sql.placeholder('key'), size: sql.placeholder('size'), state: 'reserved', createdAt: sql.placeholder('now'), owner: sql.placeholder('owner'), leaseUntil: sql.placeholder('until') })
+      .onConflictDoUpdate({ target: blobs.key, set: { size: ph('size'), state: 'reserved', owner: ph('owner'), leaseUntil: ph('until'), createdAt: ph('now') } })
+      .prepare(),
+    renew: orm
+      .update(blobs)
+      .set({ leaseUntil: ph('until') })
+      .where(and(key, eq(blobs.owner, sql.placeholder('owner')), eq(blobs.state, 'reserved')))
+      .prepare(),
+    present: orm
+      .insert(blobs)
+      .values({ key: sql.placeholder('key'), size: sql.placeholder('size'), state: 'present', mtime: sql.placeholder('mtime'), createdAt: sql.placeholder('now') })
+      .onConflictDoUpdate({ target: blobs.key, set: { state: 'present', size: ph('size'), mtime: ph('mtime'), owner: null, leaseUntil: null } })
+      .prepare(),
+    release: orm.delete(blobs).where(and(key, eq(blobs.state, 'reserved'), eq(blobs.owner, sql.placeholder('owner')))).prepare(),
+    finishDrop: orm.delete(blobs).where(and(key, eq(blobs.state, 'dropping'))).prepare(),
+  };
+}
+
+type HotQueries = ReturnType<typeof prepareHotQueries>;
+
 /**
  * The volume's ledger: one row per stored, about-to-be-stored or being-removed blob. A row
  * is written *before* the bytes and deleted only *after* them, so SUM(size) is always an
  * upper bound of what the volume holds.
  */
 export class BlobsRepo {
+  private hot: HotQueries | undefined;
+
   constructor(private readonly db: Db) {}
 
+  /** Prepared on first use: the tables may not exist yet when the repository is made. */
+  private get q(): HotQueries {
+    return (this.hot ??= prepareHotQueries(this.db.orm));
+  }
+
   get(key: string): BlobRow | undefined {
-    return this.db.orm.select(COLUMNS).from(blobs).where(eq(blobs.key, key)).get();
+    return this.q.get.get({ key });
   }
 
   all(): BlobRow[] {
@@ -67,11 +103,7 @@ export class BlobsRepo {
           .run();
       }
       this.markDropping(plan.drop, req.owner, req.now, req.now + req.leaseMs);
-      this.db.orm
-        .insert(blobs)
-        .values({ key: req.key, size: req.size, state: 'reserved', createdAt: req.now, owner: req.owner, leaseUntil: req.now + req.leaseMs })
-        .onConflictDoUpdate({ target: blobs.key, set: { size: req.size, state: 'reserved', owner: req.owner, leaseUntil: req.now + req.leaseMs, createdAt: req.now } })
-        .run();
+      this.q.reserve.run({ key: req.key, size: req.size, now: req.now, owner: req.owner, until: req.now + req.leaseMs });
       return { outcome: 'reserved', takenFrom: row?.owner ?? null, evicted: plan.victims, dropping: plan.drop, freed: plan.freed };
     });
   }
@@ -83,21 +115,17 @@ export class BlobsRepo {
 
   /** Keep a reservation alive while its transfer runs. */
   renewLease(key: string, owner: string, until: number): void {
-    this.db.orm.update(blobs).set({ leaseUntil: until }).where(and(eq(blobs.key, key), eq(blobs.owner, owner), eq(blobs.state, 'reserved'))).run();
+    this.q.renew.run({ key, owner, until });
   }
 
   /** The bytes are in place and verified (whoever held the reservation by now). */
   markPresent(key: string, size: number, mtime: number, now: number): void {
-    this.db.orm
-      .insert(blobs)
-      .values({ key, size, state: 'present', mtime, createdAt: now })
-      .onConflictDoUpdate({ target: blobs.key, set: { state: 'present', size, mtime, owner: null, leaseUntil: null } })
-      .run();
+    this.q.present.run({ key, size, mtime, now });
   }
 
   /** Give back a reservation that did not become a blob. */
   release(key: string, owner: string): void {
-    this.db.orm.delete(blobs).where(and(eq(blobs.key, key), eq(blobs.state, 'reserved'), eq(blobs.owner, owner))).run();
+    this.q.release.run({ key, owner });
   }
 
   /** Take over a gone owner's reservation or removal, as a removal of our own (the caller removes the file, then finishDrop()). */
@@ -113,25 +141,25 @@ export class BlobsRepo {
 
   /** Owners holding rows (reservations or removals) and the latest of their leases. */
   owners(): { owner: string; leaseUntil: number }[] {
-    return this.db.sqlite
-      .prepare(`SELECT owner, COALESCE(MAX(lease_until), 0) AS leaseUntil FROM blobs WHERE owner IS NOT NULL GROUP BY owner`)
+    return this.db.stmt(`SELECT owner, COALESCE(MAX(lease_until), 0) AS leaseUntil FROM blobs WHERE owner IS NOT NULL GROUP BY owner`)
       .all() as { owner: string; leaseUntil: number }[];
   }
 
-  /** Bytes present plus reserved plus being removed. */
+  /** Bytes present plus reserved plus being removed (running totals kept by triggers). */
   totalBytes(): number {
-    const r = this.db.orm.select({ n: sql<number>`COALESCE(SUM(${blobs.size}), 0)` }).from(blobs).get();
-    return r?.n ?? 0;
+    return this.totals().allBytes;
   }
 
   /** Bytes whose files are complete on disk (present, or present until their removal finishes). */
   presentBytes(): number {
-    const r = this.db.orm
-      .select({ n: sql<number>`COALESCE(SUM(${blobs.size}), 0)` })
-      .from(blobs)
-      .where(sql`${blobs.state} != 'reserved'`)
-      .get();
-    return r?.n ?? 0;
+    return this.totals().presentBytes;
+  }
+
+  private totals(): { allBytes: number; presentBytes: number } {
+    const r = this.db.stmt(`SELECT all_bytes AS allBytes, present_bytes AS presentBytes FROM volume_totals WHERE id = 1`).get() as
+      | { allBytes: number; presentBytes: number }
+      | undefined;
+    return r ?? { allBytes: 0, presentBytes: 0 };
   }
 
   /**
@@ -141,8 +169,7 @@ export class BlobsRepo {
   claimUnreferenced(keys: readonly string[], owner: string, now: number, leaseUntil: number): { key: string; size: number }[] {
     if (keys.length === 0) return [];
     return writeTx(this.db, () => {
-      const found = this.db.sqlite
-        .prepare(`SELECT b.key, b.size FROM blobs b WHERE b.state = 'present' AND b.key IN (SELECT value FROM json_each(?)) AND NOT ${NEEDED('b.key')}`)
+      const found = this.db.stmt(`SELECT b.key, b.size FROM blobs b WHERE b.state = 'present' AND b.key IN (SELECT value FROM json_each(?)) AND NOT ${NEEDED('b.key')}`)
         .all(JSON.stringify(keys)) as { key: string; size: number }[];
       this.markDropping(
         found.map((r) => r.key),
@@ -156,7 +183,7 @@ export class BlobsRepo {
 
   /** The file of a `dropping` blob is gone: forget the row. */
   finishDrop(key: string): void {
-    this.db.orm.delete(blobs).where(and(eq(blobs.key, key), eq(blobs.state, 'dropping'))).run();
+    this.q.finishDrop.run({ key });
   }
 
   /** A present blob whose file is missing or damaged: forget it (its carts are staged again). */
@@ -171,11 +198,9 @@ export class BlobsRepo {
   private markDropping(keys: readonly string[], owner: string, now: number, leaseUntil: number): void {
     if (keys.length === 0) return;
     const json = JSON.stringify(keys);
-    this.db.sqlite
-      .prepare(`UPDATE blobs SET state = 'dropping', owner = ?, lease_until = ? WHERE state = 'present' AND key IN (SELECT value FROM json_each(?))`)
+    this.db.stmt(`UPDATE blobs SET state = 'dropping', owner = ?, lease_until = ? WHERE state = 'present' AND key IN (SELECT value FROM json_each(?))`)
       .run(owner, leaseUntil, json);
-    this.db.sqlite
-      .prepare(
+    this.db.stmt(
         `UPDATE files SET status = 'error', message = 'file ' || archive_id || ': removed from the volume after the cart failed', updated_at = ?
          WHERE status = 'staged' AND hashtype || '-' || hashsum IN (SELECT value FROM json_each(?))
            AND cart_id IN (SELECT id FROM carts WHERE status = 'error' AND deleted_at IS NULL)`,

@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Cart, CartFile, CartProgress, CartStatus, FileRequest } from '../core/cart';
 import { conflict } from '../core/errors';
-import { writeTx, type Db } from './open';
+import { writeTx, type Db, type Drizzle } from './open';
 import { carts, files } from './schema';
 
 const toCart = (r: typeof carts.$inferSelect): Cart => ({
@@ -33,12 +33,43 @@ const toFile = (r: typeof files.$inferSelect): CartFile => ({
   recallAt: r.recallAt,
 });
 
-/** Rows per INSERT: well under SQLite's bound-parameter limit. */
-const INSERT_BATCH = 500;
+const ph = (name: string) => sql`${sql.placeholder(name)}`;
+
+/**
+ * The statements staging runs for every file, built and compiled once per connection:
+ * building a drizzle query costs far more than SQLite running it.
+ */
+function prepareHotQueries(orm: Drizzle) {
+  const byId = eq(files.id, sql.placeholder('id'));
+  return {
+    file: orm.select().from(files).where(byId).prepare(),
+    liveCart: orm.select().from(carts).where(and(eq(carts.id, sql.placeholder('id')), isNull(carts.deletedAt))).prepare(),
+    liveByUid: orm.select().from(carts).where(and(eq(carts.uid, sql.placeholder('uid')), isNull(carts.deletedAt))).prepare(),
+    touch: orm
+      .update(carts)
+      .set({ lastUsedAt: ph('now') })
+      .where(and(eq(carts.id, sql.placeholder('id')), sql`${carts.lastUsedAt} < ${sql.placeholder('before')}`))
+      .prepare(),
+    facts: orm.update(files).set({ size: ph('size'), mtime: ph('mtime'), updatedAt: ph('now') }).where(byId).prepare(),
+    recallAt: orm.update(files).set({ recallAt: ph('at'), updatedAt: ph('at') }).where(byId).prepare(),
+    tries: orm.update(files).set({ tries: ph('tries'), message: ph('message'), updatedAt: ph('now') }).where(byId).prepare(),
+    staged: orm.update(files).set({ status: 'staged', size: ph('size'), mtime: ph('mtime'), message: '', updatedAt: ph('now') }).where(byId).prepare(),
+    failed: orm.update(files).set({ status: 'error', message: ph('message'), updatedAt: ph('now') }).where(byId).prepare(),
+  };
+}
+
+type HotQueries = ReturnType<typeof prepareHotQueries>;
 
 /** Carts and their files. Every method is synchronous (better-sqlite3) and returns plain objects. */
 export class CartsRepo {
+  private hot: HotQueries | undefined;
+
   constructor(private readonly db: Db) {}
+
+  /** Prepared on first use: the tables may not exist yet when the repository is made. */
+  private get q(): HotQueries {
+    return (this.hot ??= prepareHotQueries(this.db.orm));
+  }
 
   /**
    * Create the cart unless a live one has this uid: the same request again returns the
@@ -56,40 +87,29 @@ export class CartsRepo {
         .values({ uid, status: 'staging', requestDigest, fileCount: requests.length, createdAt: now, updatedAt: now, lastUsedAt: now })
         .returning()
         .get();
-      for (let i = 0; i < requests.length; i += INSERT_BATCH) {
-        const batch = requests.slice(i, i + INSERT_BATCH).map((f, j) => ({
-          cartId: row.id,
-          position: i + j,
-          archiveId: f.archiveId,
-          path: f.path,
-          hashtype: f.hashtype,
-          hashsum: f.hashsum,
-          updatedAt: now,
-        }));
-        this.db.orm.insert(files).values(batch).run();
-      }
+      // One compiled statement run per file: building a drizzle INSERT of many rows costs far more than SQLite storing them.
+      const insert = this.db.stmt(
+        `INSERT INTO files (cart_id, position, archive_id, path, hashtype, hashsum, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      );
+      requests.forEach((f, position) => insert.run(row.id, position, f.archiveId, f.path, f.hashtype, f.hashsum, now));
       return { cart: toCart(row), created: true };
     });
   }
 
   findLive(uid: string): Cart | undefined {
-    const r = this.db.orm.select().from(carts).where(and(eq(carts.uid, uid), isNull(carts.deletedAt))).get();
+    const r = this.q.liveByUid.get({ uid });
     return r && toCart(r);
   }
 
   /** The cart if it is still live (not deleted or evicted). */
   getLive(id: number): Cart | undefined {
-    const r = this.db.orm.select().from(carts).where(and(eq(carts.id, id), isNull(carts.deletedAt))).get();
+    const r = this.q.liveCart.get({ id });
     return r && toCart(r);
   }
 
   /** Record a use (status or download) for LRU; at most one write a second per cart. */
   touch(id: number, now: number): void {
-    this.db.orm
-      .update(carts)
-      .set({ lastUsedAt: now })
-      .where(and(eq(carts.id, id), sql`${carts.lastUsedAt} < ${now - 1000}`))
-      .run();
+    this.q.touch.run({ id, now, before: now - 1000 });
   }
 
   files(cartId: number): CartFile[] {
@@ -97,17 +117,11 @@ export class CartsRepo {
   }
 
   pendingFileIds(cartId: number): number[] {
-    return this.db.orm
-      .select({ id: files.id })
-      .from(files)
-      .where(and(eq(files.cartId, cartId), eq(files.status, 'pending')))
-      .orderBy(asc(files.position))
-      .all()
-      .map((r) => r.id);
+    return this.db.stmt(`SELECT id FROM files WHERE cart_id = ? AND status = 'pending' ORDER BY position`).pluck().all(cartId) as number[];
   }
 
   file(id: number): CartFile | undefined {
-    const r = this.db.orm.select().from(files).where(eq(files.id, id)).get();
+    const r = this.q.file.get({ id });
     return r && toFile(r);
   }
 
@@ -117,41 +131,36 @@ export class CartsRepo {
    * the cart has been sent.
    */
   hasUnexamined(cartId: number): boolean {
-    return this.db.sqlite.prepare(`SELECT 1 FROM files WHERE cart_id = ? AND status = 'pending' AND size IS NULL LIMIT 1`).get(cartId) !== undefined;
+    return this.db.stmt(`SELECT 1 FROM files WHERE cart_id = ? AND status = 'pending' AND size IS NULL LIMIT 1`).get(cartId) !== undefined;
   }
 
+  /** Read from the cart's running counts (kept by triggers on `files`): one row, whatever the cart's size. */
   progress(cartId: number): CartProgress {
-    const r = this.db.sqlite
-      .prepare(
-        `SELECT COUNT(*) AS files,
-                COALESCE(SUM(status = 'staged'), 0) AS filesStaged,
-                COALESCE(SUM(size), 0) AS bytes,
-                COALESCE(SUM(CASE WHEN status = 'staged' THEN size ELSE 0 END), 0) AS bytesStaged
-         FROM files WHERE cart_id = ?`,
-      )
-      .get(cartId) as CartProgress;
-    return r;
+    const r = this.db
+      .stmt(`SELECT file_count AS files, files_staged AS filesStaged, bytes_total AS bytes, bytes_staged AS bytesStaged FROM carts WHERE id = ?`)
+      .get(cartId) as CartProgress | undefined;
+    return r ?? { files: 0, filesStaged: 0, bytes: 0, bytesStaged: 0 };
   }
 
   /** Facts learned from the archive's HEAD, kept so the tar layout never needs the archive again. */
   setFileFacts(id: number, size: number, mtime: number, now: number): void {
-    this.db.orm.update(files).set({ size, mtime, updatedAt: now }).where(eq(files.id, id)).run();
+    this.q.facts.run({ id, size, mtime, now });
   }
 
   setRecallAt(id: number, at: number): void {
-    this.db.orm.update(files).set({ recallAt: at, updatedAt: at }).where(eq(files.id, id)).run();
+    this.q.recallAt.run({ id, at });
   }
 
   setTries(id: number, tries: number, message: string, now: number): void {
-    this.db.orm.update(files).set({ tries, message, updatedAt: now }).where(eq(files.id, id)).run();
+    this.q.tries.run({ id, tries, message, now });
   }
 
   markStaged(id: number, size: number, mtime: number, now: number): void {
-    this.db.orm.update(files).set({ status: 'staged', size, mtime, message: '', updatedAt: now }).where(eq(files.id, id)).run();
+    this.q.staged.run({ id, size, mtime, now });
   }
 
   markFailed(id: number, message: string, now: number): void {
-    this.db.orm.update(files).set({ status: 'error', message, updatedAt: now }).where(eq(files.id, id)).run();
+    this.q.failed.run({ id, message, now });
   }
 
   /**
@@ -160,11 +169,12 @@ export class CartsRepo {
    * per staging round whoever calls it. Returns the status it set, or undefined.
    */
   finishIfSettled(cartId: number, now: number): CartStatus | undefined {
+    // Asked after every file: an index lookup, not a write transaction, while files are pending.
+    if (this.db.stmt(`SELECT 1 FROM files WHERE cart_id = ? AND status = 'pending' LIMIT 1`).get(cartId) !== undefined) return undefined;
     return writeTx(this.db, () => {
       const cart = this.getLive(cartId);
       if (!cart || cart.status !== 'staging') return undefined;
-      const counts = this.db.sqlite
-        .prepare(`SELECT COALESCE(SUM(status = 'pending'), 0) AS pending, COALESCE(SUM(status = 'error'), 0) AS failed FROM files WHERE cart_id = ?`)
+      const counts = this.db.stmt(`SELECT COALESCE(SUM(status = 'pending'), 0) AS pending, COALESCE(SUM(status = 'error'), 0) AS failed FROM files WHERE cart_id = ?`)
         .get(cartId) as { pending: number; failed: number };
       if (counts.pending > 0) return undefined;
       if (counts.failed === 0) {
@@ -247,7 +257,7 @@ export class CartsRepo {
 
   /** Distinct blob keys of a cart's files. */
   blobKeysOf(cartId: number): string[] {
-    const rows = this.db.sqlite.prepare(`SELECT DISTINCT hashtype || '-' || hashsum AS key FROM files WHERE cart_id = ?`).all(cartId) as { key: string }[];
+    const rows = this.db.stmt(`SELECT DISTINCT hashtype || '-' || hashsum AS key FROM files WHERE cart_id = ?`).all(cartId) as { key: string }[];
     return rows.map((r) => r.key);
   }
 
@@ -320,8 +330,7 @@ export class CartsRepo {
     const [hashtype, hashsum] = [key.slice(0, sep), key.slice(sep + 1)];
     return writeTx(this.db, () => {
       const ids = (
-        this.db.sqlite
-          .prepare(
+        this.db.stmt(
             `SELECT DISTINCT f.cart_id AS id FROM files f JOIN carts c ON c.id = f.cart_id
              WHERE f.hashtype = ? AND f.hashsum = ? AND f.status = 'staged' AND c.deleted_at IS NULL AND c.status IN ('staging', 'ready')`,
           )

@@ -11,6 +11,8 @@ export interface Db {
   readonly orm: Drizzle;
   readonly sqlite: Database.Database;
   readonly path: string;
+  /** The raw handle's prepared statement for `sql`, compiled once per connection (hot paths run per file). */
+  stmt(sql: string): Database.Statement;
   close(): void;
 }
 
@@ -27,7 +29,16 @@ export function openDb(file: string): Db {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
   const orm = drizzle(sqlite, { schema });
-  return { orm, sqlite, path: file, close: () => sqlite.close() };
+  const statements = new Map<string, Database.Statement>();
+  const stmt = (sql: string): Database.Statement => {
+    let s = statements.get(sql);
+    if (!s) {
+      s = sqlite.prepare(sql);
+      statements.set(sql, s);
+    }
+    return s;
+  };
+  return { orm, sqlite, path: file, stmt, close: () => sqlite.close() };
 }
 
 /**

@@ -15,6 +15,11 @@ export const carts = sqliteTable(
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
     lastUsedAt: integer('last_used_at').notNull(),
+    /** Running counts of the cart's files, kept by triggers on `files`, so a status call reads one row. */
+    filesStaged: integer('files_staged').notNull().default(0),
+    /** SUM(size) of the files whose size the archive has told. */
+    bytesTotal: integer('bytes_total').notNull().default(0),
+    bytesStaged: integer('bytes_staged').notNull().default(0),
     /** Open downloads; a cart with any is never evicted. Reset at start. */
     readers: integer('readers').notNull().default(0),
     deletedAt: integer('deleted_at'),
@@ -74,3 +79,16 @@ export const blobs = sqliteTable(
   },
   (t) => [index('blobs_state').on(t.state)],
 );
+
+/**
+ * Running sums of the blobs ledger (one row, id 1), kept by triggers on `blobs` (see the
+ * migration `0001_running_totals`): reserving room asks "how much is claimed?" for every file,
+ * and a SUM over the whole ledger would make staging a cart of n files O(n^2).
+ */
+export const volumeTotals = sqliteTable('volume_totals', {
+  id: integer('id').primaryKey(),
+  /** SUM(size) of every row: present, reserved and being removed. */
+  allBytes: integer('all_bytes').notNull(),
+  /** SUM(size) of rows whose file is complete on disk (state != 'reserved'). */
+  presentBytes: integer('present_bytes').notNull(),
+});

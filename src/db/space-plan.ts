@@ -52,33 +52,33 @@ export const NEEDED = (keyCol: string, excludeJson?: string): string => `EXISTS 
 
 const sum = (rows: readonly KeySize[]): number => rows.reduce((n, r) => n + r.size, 0);
 
-/** Bytes the ledger holds for everything but `key` (present, reserved and being dropped). */
+/** Bytes the ledger holds for everything but `key` (present, reserved and being dropped), from the running totals. */
 function othersBytes(db: Db, key: string): number {
-  const r = db.sqlite.prepare(`SELECT COALESCE(SUM(size), 0) AS n FROM blobs WHERE key != ?`).get(key) as { n: number };
-  return r.n;
+  const r = db
+    .stmt(`SELECT t.all_bytes - COALESCE((SELECT size FROM blobs WHERE key = ?), 0) AS n FROM volume_totals t WHERE t.id = 1`)
+    .get(key) as { n: number } | undefined;
+  return r?.n ?? 0;
 }
 
 /** What the cart needs on the volume at once, as far as the archive has told us sizes. */
 function cartBytes(db: Db, cartId: number): number {
-  const r = db.sqlite
-    .prepare(`SELECT COALESCE(SUM(s), 0) AS n FROM (SELECT MAX(size) AS s FROM files WHERE cart_id = ? AND size IS NOT NULL GROUP BY hashtype, hashsum)`)
+  const r = db.stmt(`SELECT COALESCE(SUM(s), 0) AS n FROM (SELECT MAX(size) AS s FROM files WHERE cart_id = ? AND size IS NOT NULL GROUP BY hashtype, hashsum)`)
     .get(cartId) as { n: number };
   return r.n;
 }
 
 function unknownSizes(db: Db, cartId: number): boolean {
-  return db.sqlite.prepare(`SELECT 1 FROM files WHERE cart_id = ? AND size IS NULL AND status = 'pending' LIMIT 1`).get(cartId) !== undefined;
+  return db.stmt(`SELECT 1 FROM files WHERE cart_id = ? AND size IS NULL AND status = 'pending' LIMIT 1`).get(cartId) !== undefined;
 }
 
 /** Present blobs that no staging or ready cart needs (left by failed or removed carts). */
 function garbage(db: Db, key: string): KeySize[] {
-  return db.sqlite.prepare(`SELECT b.key, b.size FROM blobs b WHERE b.state = 'present' AND b.key != ? AND NOT ${NEEDED('b.key')}`).all(key) as KeySize[];
+  return db.stmt(`SELECT b.key, b.size FROM blobs b WHERE b.state = 'present' AND b.key != ? AND NOT ${NEEDED('b.key')}`).all(key) as KeySize[];
 }
 
 /** Ready carts that may be evicted, least recently used first. */
 function candidates(db: Db, now: number, bufferMs: number): EvictionVictim[] {
-  return db.sqlite
-    .prepare(
+  return db.stmt(
       `SELECT id, uid, last_used_at AS lastUsedAt FROM carts
        WHERE deleted_at IS NULL AND status = 'ready' AND readers = 0 AND MAX(last_used_at, updated_at) <= ?
        ORDER BY last_used_at, id`,
@@ -90,8 +90,7 @@ function candidates(db: Db, now: number, bufferMs: number): EvictionVictim[] {
 export function freeable(db: Db, victimIds: readonly number[]): KeySize[] {
   if (victimIds.length === 0) return [];
   const ids = JSON.stringify(victimIds);
-  return db.sqlite
-    .prepare(
+  return db.stmt(
       `SELECT b.key, b.size FROM blobs b
        WHERE b.state = 'present'
          AND b.key IN (SELECT DISTINCT hashtype || '-' || hashsum FROM files WHERE cart_id IN (SELECT value FROM json_each(?)))

@@ -1,4 +1,4 @@
-import { mkdir, rename, rm, rmdir, statfs, utimes } from 'node:fs/promises';
+import { mkdir, rename, rm, rmdir, statfs } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -58,6 +58,8 @@ export class Volume {
   /** Files waiting for room: file row id -> since when (ms). */
   private readonly waits: SpaceWaits;
   private tmpReady: Promise<unknown> | undefined;
+  /** Blob folders (`blobs/<2 hex>`) known to exist: made once, not once per file. */
+  private readonly madeDirs = new Set<string>();
 
   constructor(
     readonly options: VolumeOptions,
@@ -202,10 +204,7 @@ export class Volume {
           req.onProgress?.(written);
         },
       });
-      const final = this.blobPath(req.key);
-      await mkdir(path.dirname(final), { recursive: true });
-      await utimes(temp, req.mtime, req.mtime);
-      await rename(temp, final);
+      await this.moveIntoPlace(temp, this.blobPath(req.key));
       this.blobs.markPresent(req.key, req.size, req.mtime, Date.now());
       this.active.delete(req.key);
     } catch (err) {
@@ -214,6 +213,22 @@ export class Volume {
       throw err;
     } finally {
       source.destroy();
+    }
+  }
+
+  private async moveIntoPlace(temp: string, final: string): Promise<void> {
+    const dir = path.dirname(final);
+    if (!this.madeDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.madeDirs.add(dir);
+    }
+    try {
+      await rename(temp, final);
+    } catch (err) {
+      // The folder was removed behind our back (by hand, or a volume wiped while running): make it again.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await mkdir(dir, { recursive: true });
+      await rename(temp, final);
     }
   }
 

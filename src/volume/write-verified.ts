@@ -10,6 +10,8 @@ export interface VerifiedWrite {
   /** Bytes the archive announced: no more may be written, and no fewer accepted. */
   readonly size: number;
   readonly signal?: AbortSignal;
+  /** Seconds since the epoch, set on the file before it is synced. */
+  readonly mtime?: number;
   /** After each chunk, with the bytes written so far. */
   readonly onChunk?: (written: number) => void;
 }
@@ -27,13 +29,15 @@ export async function writeVerified(source: Readable, temp: string, req: Verifie
   try {
     const hash = createHash(digest.nodeName);
     let written = 0;
+    let endsInHole = false;
     for await (const chunk of source as AsyncIterable<Buffer>) {
       if (req.signal?.aborted) throw new CancelledError();
       // Checked before writing: the temp file never outgrows its reservation.
       if (written + chunk.length > req.size) throw new TransferError(`archive sent more than the ${req.size} bytes it announced`, true);
       hash.update(chunk);
       // All-zero chunks become a hole (see isZeros): a sparse 9 GiB file stages without writing 9 GiB.
-      if (!isZeros(chunk)) await fh.write(chunk, 0, chunk.length, written);
+      endsInHole = isZeros(chunk);
+      if (!endsInHole) await fh.write(chunk, 0, chunk.length, written);
       written += chunk.length;
       req.onChunk?.(written);
     }
@@ -41,7 +45,8 @@ export async function writeVerified(source: Readable, temp: string, req: Verifie
     if (written !== req.size) throw new TransferError(`transfer cut short: ${written} of ${req.size} bytes`, true);
     const got = hash.digest('hex');
     if (got !== req.hashsum) throw new TransferError(`hash mismatch: expected ${req.hashtype} ${req.hashsum}, got ${got}`, true);
-    await fh.truncate(written); // a file ending in zeros is only that long once truncated
+    if (endsInHole) await fh.truncate(written); // a file ending in zeros is only that long once truncated
+    if (req.mtime !== undefined) await fh.utimes(req.mtime, req.mtime);
     await fh.datasync();
   } finally {
     await fh.close().catch(() => undefined);
