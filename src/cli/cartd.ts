@@ -57,8 +57,13 @@ function withGlobals<T>(cmd: Command): T {
   return out as T;
 }
 
-/** SIGTERM/SIGINT: drain and exit 0; a second signal exits at once. */
-function exitOnSignals(log: Logger, stop: () => Promise<void>): void {
+/**
+ * SIGTERM/SIGINT: drain and exit 0; a second signal exits at once. Installed before start-up
+ * begins (a signal that arrives while starting waits for the start, then stops), so a
+ * supervisor that signals right after "cartd serving" never meets Node's default handler.
+ */
+function exitOnSignals(log: Logger, started: Promise<{ stop(): Promise<void> }>): void {
+  const stop = (): Promise<void> => started.then((running) => running.stop());
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -85,15 +90,17 @@ async function serve(opts: ServeOptions): Promise<void> {
     throw new ConfigError('--no-worker needs Redis ([redis] url or REDIS_URL): without it staging runs inside the server');
   }
   const log = createLogger(config.logging.level);
-  const running = await startServer(config, log, { runner: { ...runnerOptions(opts), worker: opts.worker } });
-  exitOnSignals(log, () => running.stop());
+  const started = startServer(config, log, { runner: { ...runnerOptions(opts), worker: opts.worker } });
+  exitOnSignals(log, started);
+  await started;
 }
 
 async function worker(opts: StagingOptions): Promise<void> {
   const config = configFrom(opts, {});
   const log = createLogger(config.logging.level);
-  const running = await startWorker(config, log, runnerOptions(opts));
-  exitOnSignals(log, () => running.stop());
+  const started = startWorker(config, log, runnerOptions(opts));
+  exitOnSignals(log, started);
+  await started;
 }
 
 function stagingOptions(cmd: Command): Command {
