@@ -5,7 +5,7 @@ import { dumpCommand } from './commands/dump';
 import { fixitCommand } from './commands/fixit';
 import { purgeCommand } from './commands/purge';
 import { examples, type CliContext } from './commands/context';
-import { describeFailure, EXIT_OK } from './exit';
+import { describeFailure, EXIT_FAILED, EXIT_OK } from './exit';
 
 /** `cartd-cmd`: the reference's admin commands (pacifica-cartd-cmd), same names, arguments and exit codes. */
 export function program(ctx: CliContext): Command {
@@ -38,21 +38,48 @@ function flushed(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => stream.write('', () => resolve()));
 }
 
+/**
+ * Watch a standard stream for write errors (without a listener Node throws them as an
+ * uncaught exception, with a stack). EPIPE means the reader went away (`cartd-cmd dump |
+ * head`, quitting `less`): as for any Unix tool that is no failure. Node has destroyed the
+ * stream, so later writes are dropped silently; the command's work goes on (a purge or
+ * fixit still finishes what it started, dump stops: see outputClosed) and its exit code
+ * stands. Any other error is returned by `failure()` to be reported once the command ends.
+ */
+function watchWrites(stream: NodeJS.WriteStream): { failure(): Error | undefined } {
+  let failed: Error | undefined;
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') failed ??= err;
+  });
+  return { failure: () => failed };
+}
+
 /** `startedAt`: when the process began (the launcher takes it before loading this module). */
 export async function main(argv: string[], startedAt: number = Date.now()): Promise<void> {
   const interrupt = new AbortController();
   process.once('SIGINT', () => interrupt.abort());
   process.once('SIGTERM', () => interrupt.abort());
+  const outWrites = watchWrites(process.stdout);
+  const errWrites = watchWrites(process.stderr);
   const ctx: CliContext = { env: process.env, stdout: process.stdout, stderr: process.stderr, interrupted: interrupt.signal, startedAt };
+  const name = argv[2] !== undefined && !argv[2].startsWith('-') ? `cartd-cmd ${argv[2]}` : 'cartd-cmd';
   let code = EXIT_OK;
   try {
     await program(ctx).parseAsync(argv);
-  } catch (err) {
-    const failure = describeFailure(err);
+  } catch (e) {
+    const failure = describeFailure(e);
     code = failure.code;
-    const name = argv[2] !== undefined && !argv[2].startsWith('-') ? `cartd-cmd ${argv[2]}` : 'cartd-cmd';
     if (failure.message !== undefined) ctx.stderr.write(`${name}: ${failure.message}\n`);
   }
   await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  // Output that could not be written (a full disk, say) is a failure, even if the work was done.
+  const lost = outWrites.failure() ?? errWrites.failure();
+  if (lost !== undefined && code === EXIT_OK) {
+    code = EXIT_FAILED;
+    if (errWrites.failure() === undefined) {
+      process.stderr.write(`${name}: could not write the output: ${lost.message}\n`);
+      await flushed(process.stderr);
+    }
+  }
   process.exit(code);
 }

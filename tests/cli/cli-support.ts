@@ -62,6 +62,15 @@ export function cartdCmd(args: readonly string[], opts: RunOptions = {}): Promis
 
 const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/**
+ * `node bin/cartd-cmd args... | reader` in bash with pipefail, so `code` is cartd-cmd's exit
+ * status (the reader's only if cartd-cmd succeeded); `stdout` is what the reader printed.
+ */
+export function cartdCmdPipedTo(args: readonly string[], reader: string, opts: RunOptions = {}): Promise<RunResult> {
+  const line = [process.execPath, path.join('bin', 'cartd-cmd'), ...args].map(shellQuote).join(' ');
+  return collect('bash', ['-c', `set -o pipefail; ${line} | ${reader}`], opts);
+}
+
 /** The same, on a pseudo-terminal (util-linux `script`): what a user at a shell sees, in `stdout`. */
 export function cartdCmdOnTerminal(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const line = [process.execPath, path.join('bin', 'cartd-cmd'), ...args].map(shellQuote).join(' ');

@@ -16,6 +16,14 @@ export interface CliContext {
   readonly startedAt: number;
 }
 
+/**
+ * Whether the reader of `out` went away (`| head`, quitting `less`): its writes failed and
+ * the entry point dropped the rest of the output. A command that only prints stops here.
+ */
+export function outputClosed(out: NodeJS.WriteStream): boolean {
+  return out.destroyed || out.errored !== null;
+}
+
 export interface ConfigOptions {
   readonly config?: string;
 }

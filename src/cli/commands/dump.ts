@@ -4,7 +4,7 @@ import type { Cart, CartFile } from '../../core/cart';
 import type { CartsRepo } from '../../db/carts-repo';
 import { openState } from '../../main/open-state';
 import { isoTime } from '../format';
-import { addConfigOption, examples, loadCliConfig, requireDatabase, type CliContext, type ConfigOptions } from './context';
+import { addConfigOption, examples, loadCliConfig, outputClosed, requireDatabase, type CliContext, type ConfigOptions } from './context';
 
 interface DumpOptions extends ConfigOptions {
   readonly json?: boolean;
@@ -48,11 +48,13 @@ function write(ctx: CliContext, repo: CartsRepo, json: boolean): void {
   const carts = repo.allLive();
   if (json) ctx.stdout.write('{"carts": [');
   else ctx.stdout.write(carts.length === 0 ? 'carts: []\n' : 'carts:\n');
-  carts.forEach((cart, i) => {
+  for (const [i, cart] of carts.entries()) {
+    // `dump | head`: the reader has all it wants; reading the rest of the database is wasted work.
+    if (outputClosed(ctx.stdout)) return;
     const entry = cartEntry(cart, repo.files(cart.id));
     if (json) ctx.stdout.write(`${i === 0 ? '\n' : ',\n'}${JSON.stringify(entry)}`);
     else ctx.stdout.write(stringify([entry]));
-  });
+  }
   if (json) ctx.stdout.write(carts.length === 0 ? ']}\n' : '\n]}\n');
 }
 
