@@ -66,6 +66,34 @@ describe('configuration', () => {
     expect(() => loadConfig({ file: path.join(tmp, 'missing.ini'), env: {} })).toThrow(/cannot read config file/);
   });
 
+  test('a refused number says the range the key really accepts, whatever was wrong with it', () => {
+    const refusal = (section: string, key: string, value: string): string => {
+      try {
+        loadConfig({ file: iniFile(`[${section}]\n${key} = ${value}\n`), env: {} });
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        const line = (e as Error).message.split('\n').find((l) => l.includes(`[${section}] ${key} = `));
+        return line?.slice(line.indexOf('): ') + 3) ?? (e as Error).message;
+      }
+      throw new Error(`[${section}] ${key} = ${value} was accepted`);
+    };
+    const messages = (section: string, key: string, values: readonly string[]): string[] => values.map((v) => refusal(section, key, v));
+    expect(() => loadConfig({ env: { STAGING_CONCURRENCY: '0' } })).toThrow(
+      '[cartd] concurrency = "0" (environment variable STAGING_CONCURRENCY): expected a whole number, 1 or more',
+    );
+    expect(messages('cartd', 'concurrency', ['0', 'abc', '-1', '1.5', '2e3'])).toEqual(Array(5).fill('expected a whole number, 1 or more'));
+    expect(refusal('cartd', 'concurrency', '99999999999999999999')).toBe(`expected a whole number, 1 or more (at most ${Number.MAX_SAFE_INTEGER})`);
+    for (const key of ['transfer_size', 'max_body_bytes', 'max_files']) expect(refusal('cartd', key, 'x')).toBe('expected a whole number, 1 or more');
+    expect(refusal('archiveinterface', 'retries', 'abc')).toBe('expected a whole number, 1 or more');
+    expect(refusal('archiveinterface', 'max_requests', '0')).toBe('expected a whole number, 1 or more');
+    expect(refusal('cartd', 'volume_max_bytes', '10MB')).toBe('expected a whole number, 0 or more');
+    expect(messages('server', 'port', ['abc', '-1', '70000'])).toEqual(Array(3).fill('expected a whole number from 0 to 65535'));
+    expect(messages('cartd', 'expiry_interval', ['0', 'abc'])).toEqual(Array(2).fill('expected seconds, more than 0'));
+    expect(messages('archiveinterface', 'timeout', ['0', '-3'])).toEqual(Array(2).fill('expected seconds, more than 0'));
+    expect(messages('archiveinterface', 'tape_backoff_factor', ['0.5', 'x'])).toEqual(Array(2).fill('expected a number, 1 or more'));
+    expect(refusal('cartd', 'lru_buffer_time', 'soon')).toBe('expected seconds, 0 or more');
+  });
+
   test('database URLs: relative, absolute, plain path; other databases are refused', () => {
     expect(sqlitePathFromUrl('sqlite:///var/c.db', '/w')).toBe('/w/var/c.db');
     expect(sqlitePathFromUrl('sqlite:////abs/c.db', '/w')).toBe('/abs/c.db');
