@@ -34,8 +34,20 @@ function entryAt(entries: readonly TarEntry[], pos: number): number {
   return lo;
 }
 
-/** The bytes [from, to) of one entry, relative to its start. */
-async function* entryBytes(e: TarEntry, from: number, to: number, chunk: number): AsyncGenerator<Buffer> {
+/** Files up to this size are read whole, several at once ahead of the one being sent. */
+const SMALL_FILE = 256 * 1024;
+/** Small files being read ahead at once. */
+const READ_AHEAD = 16;
+
+/** The whole body of a small file (checked like any slice: missing or resized throws). */
+async function readWhole(source: string, size: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of readFileSlice(source, size, 0, size, size)) parts.push(part);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/** The bytes [from, to) of one entry, relative to its start; `whole` is its body already being read. */
+async function* entryBytes(e: TarEntry, from: number, to: number, chunk: number, whole?: Promise<Buffer>): AsyncGenerator<Buffer> {
   const bodyStart = e.headerSize;
   const bodyEnd = bodyStart + e.header.size;
   if (from < bodyStart) yield encodeFileHeader(e.header).subarray(from, Math.min(to, bodyStart));
@@ -43,6 +55,9 @@ async function* entryBytes(e: TarEntry, from: number, to: number, chunk: number)
   const b = Math.min(to, bodyEnd) - bodyStart;
   if (e.body.kind === 'bytes') {
     if (a < b) yield e.body.data.subarray(a, b);
+  } else if (whole !== undefined) {
+    const body = await whole;
+    if (a < b) yield body.subarray(a, b);
   } else if (a < b || (e.header.size === 0 && from < bodyStart && to === bodyStart)) {
     // An empty file has no body bytes: it is still opened and checked once its header
     // has been sent, so "a missing source file makes the stream error" holds for it too.
@@ -52,13 +67,51 @@ async function* entryBytes(e: TarEntry, from: number, to: number, chunk: number)
   if (padFrom < to) yield ZEROS.subarray(0, to - padFrom);
 }
 
+/**
+ * Reads small files' bodies ahead, READ_AHEAD at a time, so a cart of many small files is not
+ * sent at the pace of one open-stat-read-close after another. Each read opens and closes its
+ * own file; one the consumer never reaches (client gone) just finishes and is dropped.
+ */
+class ReadAhead {
+  private readonly reads = new Map<number, Promise<Buffer>>();
+  private next: number;
+
+  constructor(
+    private readonly entries: readonly TarEntry[],
+    first: number,
+    private readonly stop: number,
+  ) {
+    this.next = first;
+  }
+
+  /** The body of entry `i` if it is a small file (starting the reads of those after it), else undefined. */
+  take(i: number): Promise<Buffer> | undefined {
+    this.next = Math.max(this.next, i);
+    while (this.next < this.entries.length && this.next <= i + READ_AHEAD && this.reads.size < READ_AHEAD) {
+      const e = this.entries[this.next];
+      if (e === undefined || e.offset >= this.stop) break;
+      if (e.body.kind === 'file' && e.header.size > 0 && e.header.size <= SMALL_FILE) {
+        const read = readWhole(e.body.source, e.header.size);
+        read.catch(() => undefined); // awaited when its entry is sent; an early failure is not unhandled
+        this.reads.set(this.next, read);
+      }
+      this.next += 1;
+    }
+    const read = this.reads.get(i);
+    this.reads.delete(i);
+    return read;
+  }
+}
+
 /** Every byte of [start, end], in order, in pieces of any size. */
 async function* pieces(layout: TarLayout, start: number, end: number, chunk: number): AsyncGenerator<Buffer> {
   const stop = end + 1;
-  for (let i = entryAt(layout.entries, start); i < layout.entries.length; i += 1) {
+  const first = entryAt(layout.entries, start);
+  const ahead = new ReadAhead(layout.entries, first, stop);
+  for (let i = first; i < layout.entries.length; i += 1) {
     const e = layout.entries[i];
     if (e === undefined || e.offset >= stop) return;
-    yield* entryBytes(e, Math.max(start, e.offset) - e.offset, Math.min(stop, entryEnd(e)) - e.offset, chunk);
+    yield* entryBytes(e, Math.max(start, e.offset) - e.offset, Math.min(stop, entryEnd(e)) - e.offset, chunk, ahead.take(i));
   }
   const from = Math.max(start, layout.trailerOffset);
   if (from < stop) yield ZEROS.subarray(0, stop - from);

@@ -26,32 +26,59 @@ export async function writeVerified(source: Readable, temp: string, req: Verifie
   const digest = findDigest(req.hashtype);
   if (!digest) throw new TransferError(`unknown hashtype ${req.hashtype}`, false);
   const fh = await open(temp, 'w');
+  // Chunks are gathered into writes of up to WRITE_BATCH bytes (one writev, no copy), and the
+  // next batch is gathered and hashed while the previous one is being written.
+  let inFlight: Promise<void> | undefined;
+  let batch: Buffer[] = [];
+  let batched = 0;
+  let batchAt = 0;
+  const flush = async (): Promise<void> => {
+    if (batched === 0) return;
+    const [buffers, at] = [batch, batchAt];
+    batch = [];
+    batched = 0;
+    await inFlight;
+    inFlight = fh.writev(buffers, at).then(() => undefined);
+    inFlight.catch(() => undefined); // awaited below or before the next batch; never unhandled
+  };
   try {
     const hash = createHash(digest.nodeName);
-    let written = 0;
+    let received = 0;
     let endsInHole = false;
     for await (const chunk of source as AsyncIterable<Buffer>) {
       if (req.signal?.aborted) throw new CancelledError();
       // Checked before writing: the temp file never outgrows its reservation.
-      if (written + chunk.length > req.size) throw new TransferError(`archive sent more than the ${req.size} bytes it announced`, true);
+      if (received + chunk.length > req.size) throw new TransferError(`archive sent more than the ${req.size} bytes it announced`, true);
       hash.update(chunk);
       // All-zero chunks become a hole (see isZeros): a sparse 9 GiB file stages without writing 9 GiB.
       endsInHole = isZeros(chunk);
-      if (!endsInHole) await fh.write(chunk, 0, chunk.length, written);
-      written += chunk.length;
-      req.onChunk?.(written);
+      if (endsInHole) await flush();
+      else {
+        if (batched === 0) batchAt = received;
+        batch.push(chunk);
+        batched += chunk.length;
+        if (batched >= WRITE_BATCH) await flush();
+      }
+      received += chunk.length;
+      req.onChunk?.(received);
     }
+    await flush();
+    await inFlight;
     if (req.signal?.aborted) throw new CancelledError();
-    if (written !== req.size) throw new TransferError(`transfer cut short: ${written} of ${req.size} bytes`, true);
+    if (received !== req.size) throw new TransferError(`transfer cut short: ${received} of ${req.size} bytes`, true);
     const got = hash.digest('hex');
     if (got !== req.hashsum) throw new TransferError(`hash mismatch: expected ${req.hashtype} ${req.hashsum}, got ${got}`, true);
-    if (endsInHole) await fh.truncate(written); // a file ending in zeros is only that long once truncated
+    if (endsInHole) await fh.truncate(received); // a file ending in zeros is only that long once truncated
     if (req.mtime !== undefined) await fh.utimes(req.mtime, req.mtime);
     await fh.datasync();
   } finally {
+    await inFlight?.catch(() => undefined);
     await fh.close().catch(() => undefined);
   }
 }
+
+/** Bytes gathered into one write. */
+const WRITE_BATCH = 1024 * 1024;
 
 const ZEROS = Buffer.alloc(1024 * 1024);
 
