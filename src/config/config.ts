@@ -17,6 +17,7 @@ export interface Config {
     readonly expiryIntervalMs: number;
     readonly spaceWaitMs: number;
     readonly concurrency: number;
+    readonly workerNice: number;
     readonly maxBodyBytes: number;
     readonly maxFiles: number;
     readonly corsOrigins: readonly string[];
@@ -131,6 +132,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       expiryIntervalMs: ms('cartd.expiry_interval'),
       spaceWaitMs: ms('cartd.space_wait'),
       concurrency: get('cartd.concurrency'),
+      workerNice: get('cartd.worker_nice'),
       maxBodyBytes: get('cartd.max_body_bytes'),
       maxFiles: get('cartd.max_files'),
       corsOrigins: get<string>('cartd.cors_origins')

@@ -89,6 +89,7 @@ export const KEYS = [
   def('cartd', 'expiry_interval', ['CART_EXPIRY_INTERVAL'], '3600', 'Seconds between the checks that remove carts unused for cart_ttl.', positiveSeconds),
   def('cartd', 'space_wait', ['SPACE_WAIT'], '300', 'Seconds a file may wait for room held by carts still staging or being downloaded before its cart fails with No Space Available (0: fail at once).', seconds),
   def('cartd', 'concurrency', ['STAGING_CONCURRENCY'], '8', 'Files staged at once by one worker.', positiveInt),
+  def('cartd', 'worker_nice', ['WORKER_NICE'], '10', 'Niceness a `cartd worker` process adds to its own (0 to 19; 0: none): hashing and writing give way to the API server on a shared machine, so status calls stay fast.', wholeNumber(0, 19)),
   def('cartd', 'max_body_bytes', ['MAX_BODY_BYTES'], '104857600', 'Largest POST body accepted (bytes); larger is 413.', positiveInt),
   def('cartd', 'max_files', ['MAX_CART_FILES'], '1000000', 'Most files one cart may name.', positiveInt),
   def('cartd', 'cors_origins', ['CORS_ORIGINS'], '', 'Comma-separated origins allowed to call the API from a browser (empty: none; * : any).', text),

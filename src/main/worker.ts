@@ -1,3 +1,4 @@
+import { getPriority, setPriority } from 'node:os';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from '../config/config';
 import { buildCartd, type Cartd } from './build';
@@ -14,6 +15,7 @@ export async function startWorker(config: Config, log: Logger, opts: Omit<Runner
   if (config.redis.url === '') {
     throw new ConfigError('cartd worker needs Redis: set [redis] url or REDIS_URL (workers take their jobs from its queues)');
   }
+  lowerPriority(config.cartd.workerNice, log);
   const cartd = await buildCartd(config, log, { runner: { ...opts, worker: true, resubmit: false } });
   try {
     await cartd.runner.start();
@@ -33,4 +35,14 @@ export async function startWorker(config: Config, log: Logger, opts: Omit<Runner
       return stopping;
     },
   };
+}
+
+/** Staging is background work: let the API server (and the tar streams) have the CPU first. */
+function lowerPriority(nice: number, log: Logger): void {
+  if (nice === 0) return;
+  try {
+    setPriority(Math.min(19, getPriority() + nice));
+  } catch (err) {
+    log.warn({ err, nice }, 'could not lower the worker\'s scheduling priority; it runs at normal priority');
+  }
 }

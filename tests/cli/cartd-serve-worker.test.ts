@@ -4,6 +4,7 @@
  * process on Redis, as an operator starts them.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { getPriority } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -121,6 +122,9 @@ describeWithRedis('one `cartd serve --no-worker` and one `cartd worker` on Redis
     const worker = start(['worker', '-c', ini, '--concurrency', '2']);
     procs.push(worker);
     expect(await worker.line('cartd worker running')).toMatchObject({ concurrency: 2 });
+    // Staging gives way to the API server: the worker runs 10 nicer (worker_nice), the API as started.
+    expect(getPriority(worker.child.pid)).toBe(Math.min(19, getPriority() + 10));
+    expect(getPriority(api.child.pid)).toBe(getPriority());
     expect((await waitForCart(url, 'roles', 20_000)).status).toBe('ready');
     expect(archive.stats('role-1').get).toBe(1);
     expect(worker.output()).toContain('"msg":"file staged"');
