@@ -1,6 +1,7 @@
 import { getPriority, setPriority } from 'node:os';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from '../config/config';
+import { removeDeadTempFolders } from '../volume/reconcile';
 import { buildCartd, type Cartd } from './build';
 import type { RunnerOptions } from './runner';
 
@@ -18,6 +19,10 @@ export async function startWorker(config: Config, log: Logger, opts: Omit<Runner
   lowerPriority(config.cartd.workerNice, log);
   const cartd = await buildCartd(config, log, { runner: { ...opts, worker: true, resubmit: false } });
   try {
+    // What dead processes left in tmp/, a worker killed with SIGKILL included (the server
+    // reconciles the rest of the volume at its own start).
+    const temps = await removeDeadTempFolders(cartd.volume, cartd.state.blobs);
+    if (temps.folders > 0) log.info({ foldersRemoved: temps.folders, tempsRemoved: temps.files }, 'temp folders of dead processes removed');
     await cartd.runner.start();
   } catch (err) {
     await cartd.close().catch(() => undefined);

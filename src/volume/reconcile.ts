@@ -22,19 +22,8 @@ export interface ReconcileReport {
  */
 export async function reconcileVolume(volume: Volume, blobs: BlobsRepo, now = Date.now()): Promise<ReconcileReport> {
   const gone = (owner: string | null, leaseUntil: number | null): boolean => owner !== volume.owner && ownerIsGone(owner, leaseUntil, now);
-  let tempsRemoved = 0;
+  const { files: tempsRemoved } = await removeDeadTempFolders(volume, blobs, now);
   let rowsReleased = 0;
-
-  const leases = new Map(blobs.owners().map((o) => [o.owner, o.leaseUntil]));
-  for (const entry of await readdir(volume.tmpDir, { withFileTypes: true }).catch(() => [])) {
-    const full = path.join(volume.tmpDir, entry.name);
-    if (entry.name === volume.owner) continue;
-    // A folder is an owner's; anything else is debris from an older layout.
-    const dead = !entry.isDirectory() || !isOwnerId(entry.name) || ownerIsDead(entry.name) === true || (ownerIsDead(entry.name) === undefined && (leases.get(entry.name) ?? 0) <= now);
-    if (!dead) continue;
-    tempsRemoved += entry.isDirectory() ? (await readdir(full).catch(() => [])).length : 1;
-    await rm(full, { recursive: true, force: true });
-  }
   // A gone owner's reservation may have left its file renamed into place but never marked
   // present; its removal may have stopped half-way. Claim each row first, so nobody else
   // writes those bytes meanwhile, then remove the file and forget the row.
@@ -68,6 +57,32 @@ export async function reconcileVolume(volume: Volume, blobs: BlobsRepo, now = Da
     if (row.state === 'present' && !seen.has(row.key) && blobs.forgetPresent(row.key)) missing.push(row.key);
   }
   return { tempsRemoved, orphansRemoved, rowsReleased, missing };
+}
+
+/**
+ * Remove the temp folders `tmp/<owner>/` of owners that are gone, whole: their files and
+ * the folder itself (and stray files of an older layout). A killed process's folder may
+ * hold a partial file, or be empty when another owner took its transfer over and removed
+ * the file. Run at every start, by servers (within reconcileVolume) and by `cartd worker`,
+ * which is how a worker killed with SIGKILL and started again clears its predecessor's
+ * folder. Safe while others work: a live owner's folder is left alone.
+ * Returns the folders (or stray files) removed and the temp files they held.
+ */
+export async function removeDeadTempFolders(volume: Volume, blobs: BlobsRepo, now = Date.now()): Promise<{ folders: number; files: number }> {
+  let folders = 0;
+  let files = 0;
+  const leases = new Map(blobs.owners().map((o) => [o.owner, o.leaseUntil]));
+  for (const entry of await readdir(volume.tmpDir, { withFileTypes: true }).catch(() => [])) {
+    const full = path.join(volume.tmpDir, entry.name);
+    if (entry.name === volume.owner) continue;
+    // A folder is an owner's; anything else is debris from an older layout.
+    const dead = !entry.isDirectory() || !isOwnerId(entry.name) || ownerIsDead(entry.name) === true || (ownerIsDead(entry.name) === undefined && (leases.get(entry.name) ?? 0) <= now);
+    if (!dead) continue;
+    files += entry.isDirectory() ? (await readdir(full).catch(() => [])).length : 1;
+    await rm(full, { recursive: true, force: true });
+    folders += 1;
+  }
+  return { folders, files };
 }
 
 async function blobFiles(root: string): Promise<string[]> {

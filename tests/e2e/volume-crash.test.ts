@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -100,6 +100,11 @@ test('killing the server mid-pull, removing a staged blob by hand, and restartin
   restarted = await startCartd({ archive, dir });
   // Reconciled before the server answers: the dead process's temp files and the orphans are gone.
   expect(tempFiles(volume).filter((f) => !f.includes(restarted!.running.cartd.volume.owner))).toEqual([]);
+  // So is its temp folder `tmp/<owner>/`, not just left empty; only the new process's own may be there.
+  const deadOwnerDir = path.dirname(partial[0]!);
+  expect(path.dirname(deadOwnerDir)).toBe(path.join(volume, 'tmp'));
+  expect(existsSync(deadOwnerDir)).toBe(false);
+  expect(readdirSync(path.join(volume, 'tmp')).filter((name) => name !== restarted!.running.cartd.volume.owner)).toEqual([]);
   expect(blobKeysOnDisk(volume)).not.toContain(orphanKey);
 
   const [k, p] = await Promise.all([waitForCart(restarted.url, 'kept', 30_000), waitForCart(restarted.url, 'pulled', 30_000)]);

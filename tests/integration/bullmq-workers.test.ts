@@ -175,6 +175,12 @@ describeWithRedis('cartd worker processes sharing one Redis, database and volume
     expect(archive.stats('big').get).toBe(2);
     expect(staged(rescuer, 'big')).toBe(true);
     expect(tmpFiles()).toEqual([]);
+    // Nor its temp folder `tmp/<owner>/`, once a worker starts again (as a supervisor restarts it).
+    const ofKilled = (): string[] => readdirSync(path.join(cartd.config.cartd.volumePath, 'tmp')).filter((name) => new RegExp(`\\.${first.pid}\\.[0-9a-f]{12}$`).test(name));
+    const restarted = await startWorker();
+    expect(ofKilled()).toEqual([]);
+    restarted.kill('SIGTERM');
+    expect(await restarted.exited).toEqual({ code: 0, signal: null });
     const blob = readdirSync(path.join(cartd.config.cartd.volumePath, 'blobs'), { recursive: true, withFileTypes: true }).find((e) => e.name.includes(big.hashsum));
     expect(blob && statSync(path.join(blob.parentPath, blob.name)).size).toBe(size);
   });
