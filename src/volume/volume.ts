@@ -209,6 +209,8 @@ export class Volume {
       this.active.delete(req.key);
     } catch (err) {
       await rm(temp, { force: true });
+      // Our temp folder was removed under us (another process judged this owner dead): the retry makes it again.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.tmpReady = undefined;
       if (req.signal?.aborted && !(err instanceof CancelledError)) throw new CancelledError();
       throw err;
     } finally {

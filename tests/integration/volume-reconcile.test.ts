@@ -3,9 +3,11 @@
  * lease-expired, on another host) owner held is reclaimed; orphans go; present rows whose
  * file is missing or damaged are reported so their carts are staged again.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { BlobsRepo } from '../../src/db/blobs-repo';
 import { migrateToLatest } from '../../src/db/migrations';
 import { openDb, type Db } from '../../src/db/open';
@@ -89,4 +91,19 @@ test('dead owners are reclaimed, live ones left alone, orphans removed, missing 
   expect(existsSync(self.blobPath(key('6')))).toBe(true);
   const rows = blobs.all().map((r) => `${r.key.slice(4, 5)} ${r.state}`);
   expect(rows.sort()).toEqual(['1 reserved', '4 reserved', '6 present']);
+});
+
+test('a live owner whose temp folder another process removed makes it again on its next try', async () => {
+  const blobs = new BlobsRepo(db);
+  const v = await volume(blobs);
+  const body = Buffer.from('brought back');
+  const req = { key: `md5-${createHash('md5').update(body).digest('hex')}`, hashtype: 'md5', hashsum: createHash('md5').update(body).digest('hex'), size: body.length, mtime: 1_700_000_000 };
+  await v.ingest(Readable.from([Buffer.from('first')]), { ...req, key: key('a'), hashsum: 'a'.repeat(32), size: 5 }).catch(() => undefined); // makes the folder
+  rmSync(v.ownTmpDir, { recursive: true, force: true });
+  // The try that finds the folder gone fails (retryable, like any transfer fault)...
+  await expect(v.ingest(Readable.from([body]), req)).rejects.toMatchObject({ code: 'ENOENT' });
+  // ...and the next one stages the file.
+  await v.ingest(Readable.from([body]), req);
+  expect(readFileSync(v.blobPath(req.key), 'utf8')).toBe('brought back');
+  expect(blobs.get(req.key)?.state).toBe('present');
 });
