@@ -62,7 +62,7 @@ afterAll(async () => {
 
 test('curl killed mid-download, then curl -C - : the file is identical to a full download', async () => {
   const file = path.join(dir, 'killed.tar');
-  const slow = spawn('curl', ['--silent', '--limit-rate', '1M', '-o', file, url], { stdio: 'ignore' });
+  const slow = spawn('curl', ['--silent', '--limit-rate', '256K', '-o', file, url], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => slow.on('exit', () => resolve()));
   expect(await eventually(() => sizeOf(file) > 1024 * 1024, 20_000)).toBe(true);
   slow.kill('SIGKILL');
