@@ -20,6 +20,8 @@ export interface ReserveRequest extends PlanRequest {
   readonly leaseMs: number;
   /** May the reservation in `row` (held by someone else, or by us but idle) be taken over? */
   readonly isStale: (row: BlobRow) => boolean;
+  /** Runs first inside the transaction (the caller's own bookkeeping, committed with it). */
+  readonly alsoInTx?: () => void;
 }
 
 export type ReserveResult =
@@ -90,6 +92,7 @@ export class BlobsRepo {
    */
   tryReserve(req: ReserveRequest): ReserveResult {
     return writeTx(this.db, () => {
+      req.alsoInTx?.();
       const row = this.get(req.key);
       if (row?.state === 'present') return { outcome: 'present' };
       if (row && (row.state === 'dropping' || !req.isStale(row))) return { outcome: 'busy' };
@@ -119,8 +122,15 @@ export class BlobsRepo {
   }
 
   /** The bytes are in place and verified (whoever held the reservation by now). */
-  markPresent(key: string, size: number, mtime: number, now: number): void {
-    this.q.present.run({ key, size, mtime, now });
+  markPresent(key: string, size: number, mtime: number, now: number, alsoInTx?: () => void): void {
+    if (!alsoInTx) {
+      this.q.present.run({ key, size, mtime, now });
+      return;
+    }
+    writeTx(this.db, () => {
+      this.q.present.run({ key, size, mtime, now });
+      alsoInTx();
+    });
   }
 
   /** Give back a reservation that did not become a blob. */

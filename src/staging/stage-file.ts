@@ -88,10 +88,10 @@ async function attempt(deps: StagingDeps, file: CartFile, generation: number, si
   }
   // A tape file's size is recorded once its recall is answered (see recallsOutstanding).
   if (status.media === 'tape') return waitForTape(deps, file, status, signal, log);
-  deps.carts.setFileFacts(file.id, status.size, status.mtime, deps.now());
-
+  // The archive's facts are recorded in the reservation's transaction (whatever it answers).
+  const facts = (): void => deps.carts.setFileFacts(file.id, status.size, status.mtime, deps.now());
   const want = { key, size: status.size, cartId: file.cartId, fileId: file.id };
-  let reservation = await deps.volume.reserve(want);
+  let reservation = await deps.volume.reserve({ ...want, alsoInTx: facts });
   if (reservation === 'need-sizes') {
     await learnCartSizes(deps, file.cartId, signal);
     reservation = await deps.volume.reserve(want);
@@ -103,14 +103,15 @@ async function attempt(deps: StagingDeps, file: CartFile, generation: number, si
   if (reservation === 'reserved') {
     try {
       const body = await deps.archive.pull(file.archiveId, 0, signal);
-      await deps.volume.ingest(body, { key, hashtype: file.hashtype, hashsum: file.hashsum, size: status.size, mtime: status.mtime, signal });
+      // The file is staged in the same commit that records its bytes as present.
+      const staged = (): void => deps.carts.markStaged(file.id, status.size, status.mtime, deps.now());
+      await deps.volume.ingest(body, { key, hashtype: file.hashtype, hashsum: file.hashsum, size: status.size, mtime: status.mtime, signal, alsoInTx: staged });
     } catch (err) {
       deps.volume.release(key);
       throw err;
     }
     log.info({ bytes: status.size }, 'file staged');
-  }
-  deps.carts.markStaged(file.id, status.size, status.mtime, deps.now());
+  } else deps.carts.markStaged(file.id, status.size, status.mtime, deps.now());
   // The cart failed or went away while the bytes came: keep them only if another cart needs them.
   const after = deps.carts.getLive(file.cartId);
   if (reservation === 'reserved' && after?.status !== 'staging') await deps.volume.dropUnreferenced([key]);

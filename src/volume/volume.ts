@@ -24,12 +24,17 @@ export interface VolumeOptions {
   readonly spaceWaitMs?: number;
 }
 
+/** How long one statfs answer stands for the filesystem's room. */
+const STATFS_TTL_MS = 500;
+
 /** One file's claim on the volume. */
 export interface SpaceRequest {
   readonly key: string;
   readonly size: number;
   readonly cartId: number;
   readonly fileId: number;
+  /** Runs first inside the reservation's transaction (one commit per file, not two). */
+  readonly alsoInTx?: () => void;
 }
 
 export interface IngestRequest {
@@ -42,6 +47,8 @@ export interface IngestRequest {
   readonly signal?: AbortSignal;
   /** Called with bytes written so far. */
   readonly onProgress?: (bytes: number) => void;
+  /** Runs inside the transaction that records the blob as present (one commit per file, not two). */
+  readonly alsoInTx?: () => void;
 }
 
 /**
@@ -58,6 +65,8 @@ export class Volume {
   /** Files waiting for room: file row id -> since when (ms). */
   private readonly waits: SpaceWaits;
   private tmpReady: Promise<unknown> | undefined;
+  /** Stored bytes plus the filesystem's free bytes, and when statfs said so. */
+  private room: { at: number; bytes: number } | undefined;
   /** Blob folders (`blobs/<2 hex>`) known to exist: made once, not once per file. */
   private readonly madeDirs = new Set<string>();
 
@@ -122,11 +131,19 @@ export class Volume {
     return row !== undefined && row.state !== 'present' && !this.isStale(row, now);
   }
 
-  /** The most the ledger may add up to: what is stored plus what the filesystem can still take. */
-  async capacity(): Promise<number> {
-    const fs = await statfs(this.options.root);
-    const free = Number(fs.bavail) * Number(fs.bsize);
-    let cap = this.blobs.presentBytes() + free - this.options.reserveBytes;
+  /**
+   * The most the ledger may add up to: what is stored plus what the filesystem can still take.
+   * That sum does not change when our own blobs land or go (bytes move between "free" and
+   * "stored"), only when something else uses the disk, so it is read from statfs at most
+   * every STATFS_TTL_MS rather than once per file; `reserveBytes` absorbs what others write
+   * meanwhile.
+   */
+  async capacity(now = Date.now()): Promise<number> {
+    if (this.room === undefined || now - this.room.at > STATFS_TTL_MS) {
+      const fs = await statfs(this.options.root);
+      this.room = { at: now, bytes: this.blobs.presentBytes() + Number(fs.bavail) * Number(fs.bsize) };
+    }
+    let cap = this.room.bytes - this.options.reserveBytes;
     if (this.options.maxBytes > 0) cap = Math.min(cap, this.options.maxBytes);
     return Math.max(0, cap);
   }
@@ -205,7 +222,7 @@ export class Volume {
         },
       });
       await this.moveIntoPlace(temp, this.blobPath(req.key));
-      this.blobs.markPresent(req.key, req.size, req.mtime, Date.now());
+      this.blobs.markPresent(req.key, req.size, req.mtime, Date.now(), req.alsoInTx);
       this.active.delete(req.key);
     } catch (err) {
       await rm(temp, { force: true });
