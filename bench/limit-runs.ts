@@ -37,6 +37,7 @@ export async function stageLimit(ctx: Context, carts: readonly StoredCart[]): Pr
       archiveUrl: ctx.archive.url,
       files: carts.flatMap((c) => c.files.map((f) => ({ id: f.id, size: f.size, hashtype: f.hashtype, hashsum: f.hashsum }))),
       concurrency: ctx.opts.concurrency,
+      head: ctx.opts.limitHead,
       outDir,
     };
     child.send(req);

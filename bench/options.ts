@@ -25,6 +25,7 @@ export interface BenchOptions {
   readonly statusSeconds: number;
   readonly millionCarts: number;
   readonly cpuProf: boolean;
+  readonly limitHead: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -46,6 +47,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --status-seconds S   length of each status phase, default 10
   --million-carts N    carts in the database for the million phase, default 1000000
   --cpu-prof           run every cartd process with --cpu-prof; profiles go to OUT/profiles
+  --limit-head         the staging limit also sends the archive protocol's HEAD before each GET
+                       (what cartd must ask to learn size and media), to see what that costs
   -h, --help`;
 
 function list<T extends string>(flag: string, text: string, allowed: readonly T[]): T[] {
@@ -115,6 +118,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       'status-seconds': { type: 'string', default: '10' },
       'million-carts': { type: 'string', default: '1000000' },
       'cpu-prof': { type: 'boolean', default: false },
+      'limit-head': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -138,5 +142,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     statusSeconds: number('--status-seconds', values['status-seconds'], 0.1),
     millionCarts: Math.round(number('--million-carts', values['million-carts'], 1)),
     cpuProf: values['cpu-prof'],
+    limitHead: values['limit-head'],
   };
 }

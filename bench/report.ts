@@ -22,7 +22,8 @@ export function markdown(r: BenchResults): string {
   // The command line that reproduces the run: per-phase scales and runners after the default.
   const each = (m: Partial<Record<string, unknown>>): string => Object.entries(m).map(([k, v]) => `,${k}=${Array.isArray(v) ? v.join('+') : String(v)}`).join('');
   const runners = Object.keys(r.options.runnersFor).length > 0 ? ` --runner ${r.options.runners.join(',')}${each(r.options.runnersFor)}` : '';
-  out.push(`## Benchmark (\`npm run bench -- --scale ${r.options.scale}${each(r.options.scaleFor)}${runners}\`)`);
+  const limitHead = r.options.limitHead ? ' --limit-head' : '';
+  out.push(`## Benchmark (\`npm run bench -- --scale ${r.options.scale}${each(r.options.scaleFor)}${runners}${limitHead}\`)`);
   out.push('');
   out.push(
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB RAM, Node ${m.node}, ${m.kernel}, ` +
@@ -36,7 +37,7 @@ export function markdown(r: BenchResults): string {
   out.push('');
   out.push(
     'Every ratio is to a limit measured in the same run on the same files and archive server: the **staging limit** is a bare ' +
-      'pipeline that GETs each file (same concurrency), hashes it and writes it with fdatasync; the **download limit** sends the same ' +
+      `pipeline that ${r.options.limitHead ? 'sends a HEAD and then GETs' : 'GETs'} each file (same concurrency), hashes it and writes it with fdatasync; the **download limit** sends the same ` +
       'staged files from the volume raw to a socket, no tar. Files are read from the page cache by both sides (read once, untimed, ' +
       'before each timed phase). Downloads GET every cart of the workload at once and check Content-Length. MB = 10^6 bytes; download MB/s counts file bytes.',
   );

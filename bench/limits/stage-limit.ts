@@ -2,7 +2,7 @@
  * The staging limit: the least a stager must do per file, at the same concurrency as cartd.
  * GET the file from the archive (keep-alive), hash it, write it (chunks gathered into writev
  * calls of about 1 MiB; all-zero chunks left as holes, as cartd does), fdatasync, close.
- * No HEAD, no database, no rename.
+ * No HEAD (unless asked: `--limit-head`), no database, no rename.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
@@ -15,6 +15,8 @@ export interface StageLimitRequest {
   readonly archiveUrl: string;
   readonly files: readonly { readonly id: string; readonly size: number; readonly hashtype: string; readonly hashsum: string }[];
   readonly concurrency: number;
+  /** Send a HEAD before each GET, as the archive protocol has cartd do (`--limit-head`). */
+  readonly head?: boolean;
   readonly outDir: string;
 }
 
@@ -48,7 +50,19 @@ function isZeros(chunk: Buffer): boolean {
   return true;
 }
 
-async function pullOne(url: string, file: StageLimitRequest['files'][number], out: string, agent: http.Agent): Promise<void> {
+function head(url: string, agent: http.Agent): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { agent, method: 'HEAD' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve());
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function pullOne(url: string, file: StageLimitRequest['files'][number], out: string, agent: http.Agent, withHead: boolean): Promise<void> {
+  if (withHead) await head(url, agent);
   const res = await get(url, agent);
   const fh = await open(out, 'w');
   try {
@@ -95,7 +109,7 @@ async function stageLimit(msg: StageLimitRequest): Promise<StageLimitReply> {
     while (next < msg.files.length) {
       const i = next++;
       const f = msg.files[i] as StageLimitRequest['files'][number];
-      await pullOne(new URL(encodeURIComponent(f.id), msg.archiveUrl).href, f, path.join(msg.outDir, String(i)), agent);
+      await pullOne(new URL(encodeURIComponent(f.id), msg.archiveUrl).href, f, path.join(msg.outDir, String(i)), agent, msg.head === true);
       bytes += f.size;
     }
   });
