@@ -74,7 +74,8 @@ export async function startDeployment(opts: DeploymentOptions): Promise<Deployme
     CARTD_ADDRESS: '127.0.0.1',
     LOG_LEVEL: 'warn',
     STAGING_CONCURRENCY: String(opts.concurrency),
-    ...(opts.redis ? { REDIS_URL: opts.redis.url, REDIS_PREFIX: prefix } : {}),
+    // The embedded runner must not see Redis even when the run has one for the BullMQ runners.
+    ...(opts.redis && opts.runner !== 'embedded' ? { REDIS_URL: opts.redis.url, REDIS_PREFIX: prefix } : {}),
   };
   const nodeArgs = opts.nodeArgs ?? [];
   const procs: Proc[] = [];
