@@ -2,7 +2,6 @@ import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { BackgroundCheckpoints } from './checkpointer';
 import * as schema from './schema';
 
 export type Drizzle = BetterSQLite3Database<typeof schema>;
@@ -22,23 +21,13 @@ export interface Db {
  * need: WAL so readers never block the writer, a busy timeout so writers wait rather than
  * fail with `database is locked`, and foreign keys on. Set before drizzle sees the handle.
  */
-export interface OpenOptions {
-  /**
-   * Checkpoint the write-ahead log from a worker thread instead of inline after commits
-   * (long-running processes: the server and workers). Not for ':memory:'.
-   */
-  readonly backgroundCheckpoints?: boolean;
-}
-
-export function openDb(file: string, opts: OpenOptions = {}): Db {
+export function openDb(file: string): Db {
   if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
   const sqlite = new Database(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('busy_timeout = 10000');
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('foreign_keys = ON');
-  const checkpoints = opts.backgroundCheckpoints && file !== ':memory:' ? new BackgroundCheckpoints(file) : undefined;
-  if (checkpoints) sqlite.pragma('wal_autocheckpoint = 0');
   const orm = drizzle(sqlite, { schema });
   const statements = new Map<string, Database.Statement>();
   const stmt = (sql: string): Database.Statement => {
@@ -49,11 +38,7 @@ export function openDb(file: string, opts: OpenOptions = {}): Db {
     }
     return s;
   };
-  const close = (): void => {
-    void checkpoints?.stop();
-    sqlite.close(); // the last connection to close checkpoints what is left
-  };
-  return { orm, sqlite, path: file, stmt, close };
+  return { orm, sqlite, path: file, stmt, close: () => sqlite.close() };
 }
 
 /**

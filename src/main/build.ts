@@ -36,15 +36,8 @@ export interface Cartd {
   close(): Promise<void>;
 }
 
-/**
- * `migrate`: see openState; admin commands pass 'never' so they never create or change a
- * schema. `longRunning`: the server and workers (see openState).
- */
-export async function buildCartd(
-  config: Config,
-  log: Logger,
-  opts: { migrate?: 'if-empty' | 'always' | 'never'; runner?: RunnerOptions; longRunning?: boolean } = {},
-): Promise<Cartd> {
+/** `migrate`: see openState; admin commands pass 'never' so they never create or change a schema. */
+export async function buildCartd(config: Config, log: Logger, opts: { migrate?: 'if-empty' | 'always' | 'never'; runner?: RunnerOptions } = {}): Promise<Cartd> {
   const state = openState(config, opts);
   const c = config.cartd;
   const volume = new Volume(

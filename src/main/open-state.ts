@@ -21,9 +21,8 @@ export interface State {
  * Open the database. A brand-new one is created; an existing one must already be current
  * (migrating a shared database is an operator's decision: `cartd-cmd dbsync`).
  */
-export function openState(config: Config, opts: { migrate?: 'if-empty' | 'always' | 'never'; longRunning?: boolean } = {}): State {
-  // A server or worker checkpoints from a thread of its own; a short admin command lets SQLite do it inline.
-  const db = openDb(config.database.path, { backgroundCheckpoints: opts.longRunning === true });
+export function openState(config: Config, opts: { migrate?: 'if-empty' | 'always' | 'never' } = {}): State {
+  const db = openDb(config.database.path);
   try {
     const state = schemaState(db);
     const mode = opts.migrate ?? 'if-empty';

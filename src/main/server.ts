@@ -18,7 +18,7 @@ export interface RunningServer {
 
 /** Start the API server (and the in-process runner); port 0 picks a free port. */
 export async function startServer(config: Config, log: Logger, opts: { runner?: RunnerOptions } = {}): Promise<RunningServer> {
-  const cartd = await buildCartd(config, log, { runner: opts.runner, longRunning: true });
+  const cartd = await buildCartd(config, log, { runner: opts.runner });
   cartd.state.carts.resetReaders();
   // Before the runner starts: carts whose staged bytes vanished are back to staging and get picked up.
   await recoverVolume({ carts: cartd.state.carts, blobs: cartd.state.blobs, volume: cartd.volume, log, now: () => Date.now() });

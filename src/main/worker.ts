@@ -17,7 +17,7 @@ export async function startWorker(config: Config, log: Logger, opts: Omit<Runner
     throw new ConfigError('cartd worker needs Redis: set [redis] url or REDIS_URL (workers take their jobs from its queues)');
   }
   lowerPriority(config.cartd.workerNice, log);
-  const cartd = await buildCartd(config, log, { runner: { ...opts, worker: true, resubmit: false }, longRunning: true });
+  const cartd = await buildCartd(config, log, { runner: { ...opts, worker: true, resubmit: false } });
   try {
     // What dead processes left in tmp/, a worker killed with SIGKILL included (the server
     // reconciles the rest of the volume at its own start).
