@@ -63,6 +63,8 @@ type HotQueries = ReturnType<typeof prepareHotQueries>;
 /** Carts and their files. Every method is synchronous (better-sqlite3) and returns plain objects. */
 export class CartsRepo {
   private hot: HotQueries | undefined;
+  /** Carts this process recorded a use of, and when (see touch). */
+  private readonly touched = new Map<number, number>();
 
   constructor(private readonly db: Db) {}
 
@@ -107,8 +109,16 @@ export class CartsRepo {
     return r && toCart(r);
   }
 
-  /** Record a use (status or download) for LRU; at most one write a second per cart. */
+  /**
+   * Record a use (status or download) for LRU; at most one write a second per cart. A cart
+   * this process touched less than a second ago is skipped without a statement at all: a
+   * portal polling at hundreds of calls a second would otherwise take the write lock for each.
+   */
   touch(id: number, now: number): void {
+    const last = this.touched.get(id);
+    if (last !== undefined && now - last < 1000 && now >= last) return;
+    if (this.touched.size >= 10_000) this.touched.clear();
+    this.touched.set(id, now);
     this.q.touch.run({ id, now, before: now - 1000 });
   }
 
