@@ -1,5 +1,5 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
-import { writeTx, type Db, type Drizzle } from './open';
+import { placeholder as ph, writeTx, type Db, type Drizzle } from './open';
 import { blobs, carts } from './schema';
 import { NEEDED, planSpace, type EvictionVictim, type NoRoomReason, type PlanRequest, type SpacePlan } from './space-plan';
 
@@ -30,8 +30,6 @@ export type ReserveResult =
   | { readonly outcome: 'no-room'; readonly why: NoRoomReason; readonly available: number };
 
 const COLUMNS = { key: blobs.key, size: blobs.size, state: blobs.state, mtime: blobs.mtime, owner: blobs.owner, leaseUntil: blobs.leaseUntil };
-
-const ph = (name: string) => sql`${sql.placeholder(name)}`;
 
 /** Statements run for every file staged, compiled once per connection. */
 function prepareHotQueries(orm: Drizzle) {
@@ -123,13 +121,9 @@ export class BlobsRepo {
 
   /** The bytes are in place and verified (whoever held the reservation by now). */
   markPresent(key: string, size: number, mtime: number, now: number, alsoInTx?: () => void): void {
-    if (!alsoInTx) {
-      this.q.present.run({ key, size, mtime, now });
-      return;
-    }
     writeTx(this.db, () => {
       this.q.present.run({ key, size, mtime, now });
-      alsoInTx();
+      alsoInTx?.();
     });
   }
 

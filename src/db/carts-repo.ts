@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { Cart, CartFile, CartProgress, CartStatus, FileRequest } from '../core/cart';
 import { conflict } from '../core/errors';
-import { writeTx, type Db, type Drizzle } from './open';
+import { placeholder as ph, writeTx, type Db, type Drizzle } from './open';
 import { carts, files } from './schema';
 
 const toCart = (r: typeof carts.$inferSelect): Cart => ({
@@ -32,8 +32,6 @@ const toFile = (r: typeof files.$inferSelect): CartFile => ({
   tries: r.tries,
   recallAt: r.recallAt,
 });
-
-const ph = (name: string) => sql`${sql.placeholder(name)}`;
 
 /**
  * The statements staging runs for every file, built and compiled once per connection:

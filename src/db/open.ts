@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { sql, type SQL } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
@@ -40,6 +41,9 @@ export function openDb(file: string): Db {
   };
   return { orm, sqlite, path: file, stmt, close: () => sqlite.close() };
 }
+
+/** A named placeholder of a prepared drizzle statement, usable where a column value (`.set()`) is expected. */
+export const placeholder = (name: string): SQL => sql`${sql.placeholder(name)}`;
 
 /**
  * Run `fn` as a write transaction that takes the write lock up front (BEGIN IMMEDIATE), so
