@@ -28,10 +28,14 @@ if (mode === 'write') {
   stream.pipe(fs.createWriteStream(out)).on('close', () => console.log('written'));
   stream.on('error', (e) => { console.log('error ' + (e.code || e.name)); process.exitCode = 1; });
 } else {
-  // Read a little, then go away as a disconnecting client does.
-  let chunks = 0;
-  stream.on('data', () => {
-    if (++chunks === 3) {
+  // Read into the middle of the 2 MB file (the others hold a few bytes each), then go away
+  // as a disconnecting client does.
+  let bytes = 0;
+  let gone = false;
+  stream.on('data', (chunk) => {
+    bytes += chunk.length;
+    if (!gone && bytes > 512 * 1024) {
+      gone = true;
       const during = openInDir();
       stream.destroy();
       stream.on('close', () => setTimeout(() => console.log(JSON.stringify({ during, after: openInDir() })), 50));
@@ -55,7 +59,7 @@ beforeAll(() => {
     ['1/2/3/foo.txt', Buffer.from('hello\n')],
     ['empty.bin', Buffer.alloc(0)],
     ['données/été.txt', Buffer.from('accents\n')],
-    ['日本/ファイル.bin', Buffer.alloc(300_000, 9)],
+    ['日本/ファイル.bin', Buffer.alloc(2_000_000, 9)],
     [`${'long/'.repeat(60)}end.txt`, Buffer.from('deep\n')],
   ];
   files = specs.map(([path, data], i) => {
