@@ -27,7 +27,10 @@ export const carts = sqliteTable(
   (t) => [
     uniqueIndex('carts_live_uid').on(t.uid).where(sql`${t.deletedAt} IS NULL`),
     index('carts_status').on(t.status),
-    index('carts_last_used').on(t.lastUsedAt),
+    // No index on lastUsedAt: every status call and download writes it, and an index entry
+    // moved per write doubled the pages each commit dirties (and checkpoints copy back),
+    // which stalled status calls with a million carts. The LRU order is sorted when an
+    // eviction is planned, which reads every candidate anyway.
   ],
 );
 
