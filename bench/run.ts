@@ -108,8 +108,9 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
             status.limit ??= await statusLimit(ctx, sets);
             log(`status limit: p99 ${status.limit.fromDue.p99.toFixed(2)} ms`);
             const usable = runnersOf(opts, name).filter((r) => unavailable(ctx, r) === undefined);
-            // The million phase is about the API process's database: one runner is enough.
-            const runners = name === 'million' ? usable.slice(0, 1) : usable;
+            // The million phase is about the API process's database: one runner is enough,
+            // unless the phase is given its own list (--runner all,million=embedded+bullmq1).
+            const runners = name === 'million' && opts.runnersFor.million === undefined ? usable.slice(0, 1) : usable;
             for (const runner of runners) {
               const s = await statusRun(ctx, name === 'million' ? 'million' : 'staging', runner, sets, status.limit);
               log(`${name}: ${runner} HEAD p50 ${s.load.fromDue.p50.toFixed(2)} ms, p99 ${s.load.fromDue.p99.toFixed(2)} ms (${s.load.requests} requests, answers ${JSON.stringify(s.load.answers)})`);
