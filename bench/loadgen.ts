@@ -30,7 +30,7 @@ export interface LoadResult {
   readonly seconds: number;
   /** Answers other than 204 (or connection errors). */
   readonly errors: number;
-  /** How many of each answer: status code, or `error` for a failed connection. */
+  /** How many of each answer: status code, or `error CODE` for a failed connection. */
   readonly answers: Record<string, number>;
   readonly achievedRate: number;
   /** Milliseconds. */
@@ -88,7 +88,7 @@ export function fixedRateHeads(opts: LoadOptions): Promise<LoadResult> {
       done++;
       if (done === sent && (sent === total || stopped)) finish();
     };
-    const fire = (i: number, due: number): void => {
+    const fire = (i: number, due: number, retry = false): void => {
       const sentAt = performance.now();
       const req = http.request({ host: url.hostname, port: url.port, path: `/${opts.pathOf(i)}`, method: 'HEAD', agent }, (res) => {
         res.resume();
@@ -102,12 +102,18 @@ export function fixedRateHeads(opts: LoadOptions): Promise<LoadResult> {
           settle();
         });
       });
-      req.on('error', () => {
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive socket the server closed as idle just as this request went out: sent
+        // again once on a new socket, as Node's documentation advises (its time still counts).
+        if (!retry && req.reusedSocket && err.code === 'ECONNRESET') {
+          fire(i, due, true);
+          return;
+        }
         const now = performance.now();
         fromDue[done] = now - due;
         fromSend[done] = now - sentAt;
         errors++;
-        count('error');
+        count(`error ${err.code ?? err.message}`);
         settle();
       });
       req.end();
