@@ -1,5 +1,4 @@
 import type { Request, Response } from 'express';
-import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { CartService, OpenDownload } from '../carts/cart-service';
@@ -157,20 +156,35 @@ export class Downloads {
   /**
    * Pipe the body out. A source error after the first byte aborts the connection (never a
    * clean end on a short archive) and, if the file really is gone or changed, the cart is
-   * staged again so the next try gets it whole.
+   * staged again first, so a client that asks for the status the moment its download
+   * breaks already reads `staging`. (Not stream.pipeline: it would cut the connection
+   * before the cart is sent back.)
    */
-  private async stream(body: Readable, res: Response, download: OpenDownload): Promise<void> {
+  private stream(body: Readable, res: Response, download: OpenDownload): Promise<void> {
+    return new Promise<void>((resolve) => {
+      // Finished, cut off by us, or the client gone: either way the files are closed.
+      res.once('close', () => {
+        body.destroy();
+        resolve();
+      });
+      body.once('error', (err) => {
+        body.unpipe(res);
+        void this.afterSourceError(err, download).finally(() => res.destroy());
+      });
+      body.pipe(res);
+    });
+  }
+
+  private async afterSourceError(err: unknown, download: OpenDownload): Promise<void> {
+    const source = failedSource(err);
+    if (source === undefined) return;
+    this.opts.log.error({ cart: download.cart.uid, source, err }, 'download aborted: a staged file failed mid-stream');
+    const size = download.files().find((f) => f.source === source)?.size ?? -1;
     try {
-      await pipeline(body, res);
-    } catch (err) {
-      body.destroy();
-      res.destroy();
-      const source = failedSource(err);
-      if (source === undefined) return; // the client went away
-      this.opts.log.error({ cart: download.cart.uid, source, err }, 'download aborted: a staged file failed mid-stream');
-      const size = download.files().find((f) => f.source === source)?.size ?? -1;
       const missing = await missingSources([{ source, size }]);
-      if (missing.size > 0) await this.restage(download, missing).catch((e: unknown) => this.opts.log.error({ cart: download.cart.uid, err: e }, 'restage failed'));
+      if (missing.size > 0) await this.restage(download, missing);
+    } catch (e) {
+      this.opts.log.error({ cart: download.cart.uid, err: e }, 'restage failed');
     }
   }
 }
