@@ -52,7 +52,9 @@ describe('cartd-cmd beside a serving, staging server on the same database', () =
     const idle = await archiveFile(archive, 'side-idle', 'idle.txt', 'idle\n');
     await postCart(cartd.url, 'side-idle-old', cartBody([idle]));
     expect((await waitForCart(cartd.url, 'side-idle-old')).status).toBe('ready');
-    await sleep(1200);
+    // Idle for longer than the purges' window below; the carts polled meanwhile stay inside it
+    // (a status call records its use at most once a second, so the window leaves 2 s to spare).
+    await sleep(3200);
 
     const fixFiles = [await archiveFile(archive, 'side-fix-a', 'a', 'fix a\n'), await archiveFile(archive, 'side-fix-b', 'b', Buffer.alloc(2000, 'b'))];
     archive.fault('side-fix-b', '500');
@@ -76,12 +78,12 @@ describe('cartd-cmd beside a serving, staging server on the same database', () =
       cartdCmd(['dbsync', '-c', ini]),
       cartdCmd(['dump', '--json', '-c', ini]),
       cartdCmd(['dump', '-c', ini]),
-      cartdCmd(['purge', '--dry-run', '--time-ago', '1 seconds ago', '-c', ini]),
+      cartdCmd(['purge', '--dry-run', '--time-ago', '3 seconds ago', '-c', ini]),
       cartdCmd(['fixit', '--cartid', 'side-fix', '-c', ini]),
     ]);
     const stillStaging = (await headCart(cartd.url, slow[2]!)).status;
     // After fixit (a purge beside it could take its cart away): whatever is idle goes, staging or not.
-    const purge = await cartdCmd(['purge', '--time-ago', '1 seconds ago', '-c', ini]);
+    const purge = await cartdCmd(['purge', '--time-ago', '3 seconds ago', '-c', ini]);
     const answered = await clients.stop();
     archive.throttleBytesPerSec = 0;
 
