@@ -17,6 +17,9 @@ import { missingSources, sourcesInRange, type SourceFile } from './source-check'
 /** The reference's answer while a cart is still staging. */
 export const NOT_READY_TEXT = 'The cart is not ready for download.';
 
+/** Longest a broken download's connection is held open while its cart is sent back to staging. */
+const RESTAGE_WAIT_MS = 5_000;
+
 /** Longest download name accepted: what a filesystem can save (NAME_MAX), in UTF-8 bytes. */
 const MAX_FILENAME_BYTES = 255;
 
@@ -169,7 +172,14 @@ export class Downloads {
       });
       body.once('error', (err) => {
         body.unpipe(res);
-        void this.afterSourceError(err, download).finally(() => res.destroy());
+        // Cut the connection once the cart is back to staging, or after RESTAGE_WAIT_MS at
+        // most (a queue that does not answer must not leave the client hanging).
+        let timer: NodeJS.Timeout | undefined;
+        const waited = new Promise<void>((r) => (timer = setTimeout(r, RESTAGE_WAIT_MS)));
+        void Promise.race([this.afterSourceError(err, download), waited]).finally(() => {
+          clearTimeout(timer);
+          res.destroy();
+        });
       });
       body.pipe(res);
     });
