@@ -170,6 +170,9 @@ export class Downloads {
         body.destroy();
         resolve();
       });
+      // A write to a socket that broke: 'close' follows and does the rest (without this
+      // listener, pipe() would rethrow it and take the process down).
+      res.on('error', () => body.destroy());
       body.once('error', (err) => {
         body.unpipe(res);
         // Cut the connection once the cart is back to staging, or after RESTAGE_WAIT_MS at
