@@ -5,6 +5,7 @@
  * No HEAD (unless asked: `--limit-head`), no database, no rename.
  */
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdir, open } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -30,14 +31,19 @@ export interface StageLimitReply {
 const BATCH = 1024 * 1024;
 const ZEROS = Buffer.alloc(BATCH);
 
-function get(url: string, agent: http.Agent): Promise<http.IncomingMessage> {
+/** What the archive interface answers for a file it has (PROTOCOL.md section 2). */
+const FOUND = { GET: 200, HEAD: 204 } as const;
+
+/** The archive's answer to GET (its body still to read) or HEAD; any other status than FOUND's is an error. */
+function request(method: 'GET' | 'HEAD', url: string, agent: http.Agent): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent }, (res) => {
-      if (res.statusCode === 200) return resolve(res);
+    const req = http.request(url, { agent, method }, (res) => {
+      if (res.statusCode === FOUND[method]) return resolve(res);
       res.resume();
-      reject(new Error(`GET ${url}: ${res.statusCode}`));
+      reject(new Error(`${method} ${url}: ${res.statusCode}`));
     });
     req.on('error', reject);
+    req.end();
   });
 }
 
@@ -50,20 +56,16 @@ function isZeros(chunk: Buffer): boolean {
   return true;
 }
 
-function head(url: string, agent: http.Agent): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { agent, method: 'HEAD' }, (res) => {
-      res.resume();
-      res.on('end', () => resolve());
-    });
-    req.on('error', reject);
-    req.end();
-  });
+/** HEAD, answered in full before the GET goes out (as cartd asks for size and media first). */
+async function head(url: string, agent: http.Agent): Promise<void> {
+  const res = await request('HEAD', url, agent);
+  res.resume();
+  await once(res, 'end');
 }
 
 async function pullOne(url: string, file: StageLimitRequest['files'][number], out: string, agent: http.Agent, withHead: boolean): Promise<void> {
   if (withHead) await head(url, agent);
-  const res = await get(url, agent);
+  const res = await request('GET', url, agent);
   const fh = await open(out, 'w');
   try {
     const hash = createHash(file.hashtype);
