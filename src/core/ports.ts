@@ -18,6 +18,30 @@ export interface ArchivePort {
   pull(archiveId: string, start: number, signal?: AbortSignal): Promise<Readable>;
 }
 
+/** One file to pull from the archive into a temp file on the volume, verified and synced. */
+export interface PullRequest {
+  readonly archiveId: string;
+  readonly temp: string;
+  readonly hashtype: string;
+  readonly hashsum: string;
+  readonly size: number;
+  /** Seconds since the epoch, set on the file before it is synced. */
+  readonly mtime?: number;
+  readonly signal?: AbortSignal;
+  /** Bytes written so far, now and then. */
+  readonly onChunk?: (written: number) => void;
+}
+
+/**
+ * Pulls files' bytes away from the event loop (transfer threads): the GET, the hash and the
+ * writes. Rejects as writeVerified does: TransferError (retryable or not), CancelledError.
+ */
+export interface PullerPort {
+  /** Is a file of `size` bytes worth handing over? Smaller ones are pulled on the event loop. */
+  wants(size: number): boolean;
+  pull(req: PullRequest): Promise<void>;
+}
+
 /**
  * Runs staging work: the embedded in-process runner or BullMQ workers. Both call the
  * same use-cases in staging/ and must pass the same end-to-end suite.

@@ -8,6 +8,7 @@ import type { StagingPolicy } from '../staging/policy';
 import { Volume } from '../volume/volume';
 import { openState, type State } from './open-state';
 import { createRunner, type RunnerOptions } from './runner';
+import { TransferThreads } from './transfer-threads';
 
 export function policyFrom(config: Config): StagingPolicy {
   const a = config.archive;
@@ -54,8 +55,10 @@ export async function buildCartd(config: Config, log: Logger, opts: { migrate?: 
   );
   await volume.init();
   const archive = new HttpArchive({ url: config.archive.url, timeoutMs: config.archive.timeoutMs, maxSockets: config.archive.maxRequests });
+  // The bytes of staged files are pulled on threads (started on first use): status calls never queue behind them.
+  const transfers = new TransferThreads({ archiveUrl: config.archive.url, timeoutMs: config.archive.timeoutMs, maxSockets: config.archive.maxRequests });
   const now = (): number => Date.now();
-  const staging: StagingDeps = { carts: state.carts, volume, archive, policy: policyFrom(config), log, now };
+  const staging: StagingDeps = { carts: state.carts, volume, archive, transfers, policy: policyFrom(config), log, now };
   const runner = createRunner(config, staging, opts.runner);
   const service = new CartService({ carts: state.carts, volume, runner, log, now, maxFiles: config.cartd.maxFiles });
   return {
@@ -69,6 +72,7 @@ export async function buildCartd(config: Config, log: Logger, opts: { migrate?: 
     service,
     async close() {
       await runner.stop();
+      await transfers.close();
       await volume.close();
       archive.close();
       state.db.close();

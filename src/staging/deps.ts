@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ArchivePort } from '../core/ports';
+import type { ArchivePort, PullerPort } from '../core/ports';
 import type { CartsRepo } from '../db/carts-repo';
 import type { Volume } from '../volume/volume';
 import type { StagingPolicy } from './policy';
@@ -9,6 +9,8 @@ export interface StagingDeps {
   readonly carts: CartsRepo;
   readonly volume: Volume;
   readonly archive: ArchivePort;
+  /** Where the bytes of files are pulled, hashed and written; without it, on the event loop. */
+  readonly transfers?: PullerPort;
   readonly policy: StagingPolicy;
   readonly log: Logger;
   readonly now: () => number;

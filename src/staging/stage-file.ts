@@ -102,10 +102,12 @@ async function attempt(deps: StagingDeps, file: CartFile, generation: number, si
   if (reservation === 'wait') return { kind: 'again', delayMs: deps.volume.spaceRetryDelay(file.id, deps.policy.busyDelayMs), reason: 'busy' };
   if (reservation === 'reserved') {
     try {
-      const body = await deps.archive.pull(file.archiveId, 0, signal);
       // The file is staged in the same commit that records its bytes as present.
       const staged = (): void => deps.carts.markStaged(file.id, status.size, status.mtime, deps.now());
-      await deps.volume.ingest(body, { key, hashtype: file.hashtype, hashsum: file.hashsum, size: status.size, mtime: status.mtime, signal, alsoInTx: staged });
+      const blob = { key, hashtype: file.hashtype, hashsum: file.hashsum, size: status.size, mtime: status.mtime, signal, alsoInTx: staged };
+      const { transfers } = deps;
+      if (transfers?.wants(status.size)) await deps.volume.ingestBy((temp, onChunk) => transfers.pull({ ...blob, archiveId: file.archiveId, temp, onChunk }), blob);
+      else await deps.volume.ingest(await deps.archive.pull(file.archiveId, 0, signal), blob);
     } catch (err) {
       deps.volume.release(key);
       throw err;

@@ -206,20 +206,30 @@ export class Volume {
 
   /** Write `source` as blob `key`: temp file, hash, compare, fsync, rename, mtime. */
   async ingest(source: Readable, req: IngestRequest): Promise<void> {
+    try {
+      await this.ingestBy((temp, onChunk) => writeVerified(source, temp, { ...req, onChunk }), req);
+    } finally {
+      source.destroy();
+    }
+  }
+
+  /**
+   * Blob `key` from whatever `write` puts into the temp file it is given (verified, synced:
+   * writeVerified's promise, here or on a transfer thread), reporting bytes written through
+   * `onChunk`; then rename, record as present. The temp file goes on any failure.
+   */
+  async ingestBy(write: (temp: string, onChunk: (written: number) => void) => Promise<void>, req: IngestRequest): Promise<void> {
     this.tmpReady ??= mkdir(this.ownTmpDir, { recursive: true });
     await this.tmpReady;
     const temp = this.tempPath(req.key);
     let renewed = Date.now();
     try {
-      await writeVerified(source, temp, {
-        ...req,
-        onChunk: (written) => {
-          if (Date.now() - renewed > this.leaseMs / 3) {
-            renewed = Date.now();
-            this.blobs.renewLease(req.key, this.owner, renewed + this.leaseMs);
-          }
-          req.onProgress?.(written);
-        },
+      await write(temp, (written) => {
+        if (Date.now() - renewed > this.leaseMs / 3) {
+          renewed = Date.now();
+          this.blobs.renewLease(req.key, this.owner, renewed + this.leaseMs);
+        }
+        req.onProgress?.(written);
       });
       await this.moveIntoPlace(temp, this.blobPath(req.key));
       this.blobs.markPresent(req.key, req.size, req.mtime, Date.now(), req.alsoInTx);
@@ -230,8 +240,6 @@ export class Volume {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.tmpReady = undefined;
       if (req.signal?.aborted && !(err instanceof CancelledError)) throw new CancelledError();
       throw err;
-    } finally {
-      source.destroy();
     }
   }
 

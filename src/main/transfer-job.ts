@@ -1,0 +1,36 @@
+/** Messages between the staging side and a transfer thread (see TransferThreads). */
+
+export interface TransferJob {
+  readonly id: number;
+  readonly archiveId: string;
+  /** The temp file the bytes go to (the caller renames or removes it). */
+  readonly temp: string;
+  readonly hashtype: string;
+  readonly hashsum: string;
+  readonly size: number;
+  readonly mtime?: number;
+}
+
+export type ToThread = { readonly job: TransferJob } | { readonly cancel: number };
+
+/** An error as it crosses the thread boundary: enough to rebuild the class the caller checks for. */
+export interface ThreadError {
+  readonly name: string;
+  readonly message: string;
+  readonly retryable?: boolean;
+  readonly code?: string;
+}
+
+export type FromThread =
+  | { readonly id: number; readonly written: number }
+  | { readonly id: number; readonly done: true }
+  | { readonly id: number; readonly error: ThreadError };
+
+export interface ThreadSetup {
+  readonly archiveUrl: string;
+  readonly timeoutMs: number;
+  readonly maxSockets: number;
+}
+
+/** How often a running transfer reports its bytes (lease renewal and progress need no more). */
+export const PROGRESS_MS = 200;
