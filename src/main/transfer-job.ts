@@ -1,15 +1,9 @@
-/** Messages between the staging side and a transfer thread (see TransferThreads). */
+import type { PullRequest } from '../core/ports';
 
-export interface TransferJob {
-  readonly id: number;
-  readonly archiveId: string;
-  /** The temp file the bytes go to (the caller renames or removes it). */
-  readonly temp: string;
-  readonly hashtype: string;
-  readonly hashsum: string;
-  readonly size: number;
-  readonly mtime?: number;
-}
+/* Messages between the staging side and a transfer thread (see TransferThreads). */
+
+/** A pull as it crosses to the thread: everything but the signal and the callback, which stay here. */
+export type TransferJob = Omit<PullRequest, 'signal' | 'onChunk'> & { readonly id: number };
 
 export type ToThread = { readonly job: TransferJob } | { readonly cancel: number };
 
