@@ -111,13 +111,15 @@ export class CartsRepo {
    * Record a use (status or download) for LRU; at most one write a second per cart. A cart
    * this process touched less than a second ago is skipped without a statement at all: a
    * portal polling at hundreds of calls a second would otherwise take the write lock for each.
+   * When the server attached a UseRecorder, the write is done on its thread.
    */
   touch(id: number, now: number): void {
     const last = this.touched.get(id);
     if (last !== undefined && now - last < 1000 && now >= last) return;
     if (this.touched.size >= 10_000) this.touched.clear();
     this.touched.set(id, now);
-    this.q.touch.run({ id, now, before: now - 1000 });
+    if (this.db.uses) this.db.uses.record(id, now);
+    else this.q.touch.run({ id, now, before: now - 1000 });
   }
 
   files(cartId: number): CartFile[] {

@@ -7,6 +7,13 @@ import * as schema from './schema';
 
 export type Drizzle = BetterSQLite3Database<typeof schema>;
 
+/** Where uses of carts go when they are not written on the spot (see UseRecorder). */
+export interface UseLog {
+  record(id: number, at: number): void;
+  /** A use recorded but perhaps not yet in the database. */
+  unwrittenAt(id: number): number | undefined;
+}
+
 /** The database handle every repository takes: drizzle for queries, the raw handle for pragmas. */
 export interface Db {
   readonly orm: Drizzle;
@@ -14,6 +21,8 @@ export interface Db {
   readonly path: string;
   /** The raw handle's prepared statement for `sql`, compiled once per connection (hot paths run per file). */
   stmt(sql: string): Database.Statement;
+  /** Set by the API server: uses of carts are recorded off the event loop. */
+  uses: UseLog | undefined;
   close(): void;
 }
 
@@ -39,7 +48,7 @@ export function openDb(file: string): Db {
     }
     return s;
   };
-  return { orm, sqlite, path: file, stmt, close: () => sqlite.close() };
+  return { orm, sqlite, path: file, stmt, uses: undefined, close: () => sqlite.close() };
 }
 
 /** A named placeholder of a prepared drizzle statement, usable where a column value (`.set()`) is expected. */

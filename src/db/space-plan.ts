@@ -76,14 +76,29 @@ function garbage(db: Db, key: string): KeySize[] {
   return db.stmt(`SELECT b.key, b.size FROM blobs b WHERE b.state = 'present' AND b.key != ? AND NOT ${NEEDED('b.key')}`).all(key) as KeySize[];
 }
 
-/** Ready carts that may be evicted, least recently used first. */
+/**
+ * Ready carts that may be evicted, least recently used first, counting the uses this process
+ * recorded that may not be written yet (UseRecorder): a cart polled a moment ago is not
+ * taken for one unused since.
+ */
 function candidates(db: Db, now: number, bufferMs: number): EvictionVictim[] {
-  return db.stmt(
+  const cutoff = now - bufferMs;
+  const rows = db.stmt(
       `SELECT id, uid, last_used_at AS lastUsedAt FROM carts
        WHERE deleted_at IS NULL AND status = 'ready' AND readers = 0 AND MAX(last_used_at, updated_at) <= ?
        ORDER BY last_used_at, id`,
     )
-    .all(now - bufferMs) as EvictionVictim[];
+    .all(cutoff) as EvictionVictim[];
+  const uses = db.uses;
+  if (!uses) return rows;
+  let moved = false;
+  const seen = rows.flatMap((r) => {
+    const at = uses.unwrittenAt(r.id);
+    if (at === undefined || at <= r.lastUsedAt) return [r];
+    moved = true;
+    return at <= cutoff ? [{ ...r, lastUsedAt: at }] : [];
+  });
+  return moved ? seen.sort((a, b) => a.lastUsedAt - b.lastUsedAt || a.id - b.id) : rows;
 }
 
 /** Present blobs that evicting `victims` would free: named by one of them and needed by no other live cart. */

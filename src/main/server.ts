@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/config';
 import { startExpiry } from '../carts/expire-carts';
 import { recoverVolume } from '../carts/recover-volume';
+import { UseRecorder } from '../db/use-recorder';
 import { createApp } from '../http/app';
 import { buildCartd, type Cartd } from './build';
 import { runnerKind, type RunnerOptions } from './runner';
@@ -28,6 +29,8 @@ export async function startServer(config: Config, log: Logger, opts: { runner?: 
     s.once('error', reject);
   });
   await cartd.runner.start();
+  // Status calls and downloads record their use on a thread, which also does the checkpoints: no request waits for the disk.
+  const uses = UseRecorder.attach(cartd.state.db, log);
   const stopExpiry = startExpiry({ ...cartd.staging, runner: cartd.runner }, config.cartd.cartTtl * 1000, config.cartd.expiryIntervalMs);
   const port = (server.address() as AddressInfo).port;
   const host = config.server.address.includes(':') ? `[${config.server.address}]` : config.server.address;
@@ -46,6 +49,7 @@ export async function startServer(config: Config, log: Logger, opts: { runner?: 
           server.closeAllConnections();
         });
         await stopExpiry();
+        await uses?.close();
         await cartd.close();
       })();
       return stopping;
