@@ -4,37 +4,26 @@
  * close, counted at once by this process's eviction planning, and the WAL checkpointed by
  * the thread rather than by the event loop.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { CartsRepo } from '../../src/db/carts-repo';
-import { migrateToLatest } from '../../src/db/migrations';
-import { openDb, type Db } from '../../src/db/open';
+import type { Db } from '../../src/db/open';
 import { planSpace } from '../../src/db/space-plan';
 import { UseRecorder } from '../../src/db/use-recorder';
+import { tempDatabases } from '../support/temp-databases';
 
 const MiB = 1024 * 1024;
 const log = pino({ level: 'silent' });
-const dirs: string[] = [];
-const open: Db[] = [];
+const databases = tempDatabases('cartd-uses-');
 const recorders: UseRecorder[] = [];
 
 afterAll(async () => {
   for (const r of recorders) await r.close();
-  for (const db of open) db.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  databases.cleanup();
 });
 
-function freshDb(): Db {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cartd-uses-'));
-  dirs.push(dir);
-  const db = openDb(path.join(dir, 'cartd.sqlite3'));
-  migrateToLatest(db);
-  open.push(db);
-  return db;
-}
+const freshDb = (): Db => databases.fresh();
 
 function attach(db: Db): UseRecorder {
   const r = UseRecorder.attach(db, log);
@@ -45,9 +34,7 @@ function attach(db: Db): UseRecorder {
 
 /** Another connection to the same file: what another process would read. */
 function reader(db: Db): Db {
-  const other = openDb(db.path);
-  open.push(other);
-  return other;
+  return databases.open(db.path);
 }
 
 /** A ready cart holding one present blob of `size` bytes, last used at `lastUsedAt`. */

@@ -4,33 +4,18 @@
  * bytes (each in its own write transaction).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { BlobsRepo } from '../../src/db/blobs-repo';
-import { migrateToLatest } from '../../src/db/migrations';
-import { openDb, type Db } from '../../src/db/open';
+import type { Db } from '../../src/db/open';
 import { planSpace, type PlanRequest } from '../../src/db/space-plan';
+import { tempDatabases } from '../support/temp-databases';
 
 const MiB = 1024 * 1024;
 const root = path.resolve(__dirname, '..', '..');
-const dirs: string[] = [];
-const dbs: Db[] = [];
-
-afterAll(() => {
-  for (const db of dbs) db.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function freshDb(): Db {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cartd-ledger-'));
-  dirs.push(dir);
-  const db = openDb(path.join(dir, 'cartd.sqlite3'));
-  migrateToLatest(db);
-  dbs.push(db);
-  return db;
-}
+const databases = tempDatabases('cartd-ledger-');
+afterAll(() => databases.cleanup());
+const freshDb = (): Db => databases.fresh();
 
 interface CartSpec {
   readonly status?: 'staging' | 'ready' | 'error';
