@@ -54,9 +54,10 @@ export async function buildCartd(config: Config, log: Logger, opts: { migrate?: 
     log,
   );
   await volume.init();
-  const archive = new HttpArchive({ url: config.archive.url, timeoutMs: config.archive.timeoutMs, maxSockets: config.archive.maxRequests });
+  const archiveOptions = { url: config.archive.url, timeoutMs: config.archive.timeoutMs, maxSockets: config.archive.maxRequests };
+  const archive = new HttpArchive(archiveOptions);
   // The bytes of staged files are pulled on threads (started on first use): status calls never queue behind them.
-  const transfers = new TransferThreads({ archiveUrl: config.archive.url, timeoutMs: config.archive.timeoutMs, maxSockets: config.archive.maxRequests });
+  const transfers = new TransferThreads(archiveOptions);
   const now = (): number => Date.now();
   const staging: StagingDeps = { carts: state.carts, volume, archive, transfers, policy: policyFrom(config), log, now };
   const runner = createRunner(config, staging, opts.runner);

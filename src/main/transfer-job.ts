@@ -1,3 +1,4 @@
+import type { HttpArchiveOptions } from '../archive/http-archive';
 import type { PullRequest } from '../core/ports';
 
 /* Messages between the staging side and a transfer thread (see TransferThreads). */
@@ -20,11 +21,8 @@ export type FromThread =
   | { readonly id: number; readonly done: true }
   | { readonly id: number; readonly error: ThreadError };
 
-export interface ThreadSetup {
-  readonly archiveUrl: string;
-  readonly timeoutMs: number;
-  readonly maxSockets: number;
-}
+/** What a thread needs to start: its own archive client, made with the same options as the event loop's. */
+export type ThreadSetup = HttpArchiveOptions;
 
 /** How often a running transfer reports its bytes (lease renewal and progress need no more). */
 export const PROGRESS_MS = 200;

@@ -13,7 +13,7 @@ import { PROGRESS_MS, type FromThread, type ThreadError, type ThreadSetup, type 
 const setup = workerData as ThreadSetup;
 const port = parentPort;
 if (!port) throw new Error('transfer-thread runs only as a worker thread');
-const archive = new HttpArchive({ url: setup.archiveUrl, timeoutMs: setup.timeoutMs, maxSockets: setup.maxSockets });
+const archive = new HttpArchive(setup);
 const running = new Map<number, AbortController>();
 const send = (m: FromThread): void => port.postMessage(m);
 

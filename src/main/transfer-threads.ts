@@ -160,9 +160,12 @@ export class TransferThreads implements PullerPort {
       else if ('done' in m) w.settle();
       else w.settle(rebuild(m.error));
     });
+    // A thread gone on its own fails its transfers as retryable faults; one ended by close() cancels them.
     const lost = (why: string): void => {
       this.forget(slot);
-      for (const w of [...this.waiting.values()]) if (w.slot === slot) w.settle(new TransferError(`transfer thread stopped: ${why}`, true));
+      for (const w of [...this.waiting.values()]) {
+        if (w.slot === slot) w.settle(this.closed ? new CancelledError() : new TransferError(`transfer thread stopped: ${why}`, true));
+      }
     };
     worker.on('error', (err) => lost(err.message));
     worker.on('exit', (code) => lost(`exit code ${code}`));

@@ -22,7 +22,7 @@ let n = 0;
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'cartd-transfer-'));
   archive = await startArchiveServer();
-  threads = new TransferThreads({ archiveUrl: archive.url, timeoutMs: 1000, maxSockets: 8 }, 2);
+  threads = new TransferThreads({ url: archive.url, timeoutMs: 1000, maxSockets: 8 }, 2);
 });
 afterAll(async () => {
   await threads.close();
@@ -93,8 +93,18 @@ test('cancelling stops the transfer on the thread and rejects with CancelledErro
 });
 
 test('a transfer asked of closed threads is cancelled', async () => {
-  const closed = new TransferThreads({ archiveUrl: archive.url, timeoutMs: 1000, maxSockets: 8 }, 1);
+  const closed = new TransferThreads({ url: archive.url, timeoutMs: 1000, maxSockets: 8 }, 1);
   await closed.close();
   const { req } = await file('late');
   await expect(closed.pull(req)).rejects.toBeInstanceOf(CancelledError);
+});
+
+test('closing the threads cancels the transfers still running on them', async () => {
+  const closing = new TransferThreads({ url: archive.url, timeoutMs: 1000, maxSockets: 8 }, 1);
+  const { req } = await file('closing');
+  archive.fault('closing', 'throttle', { times: 1, bytesPerSec: 256 * 1024 });
+  const pulling = closing.pull(req);
+  await new Promise((r) => setTimeout(r, 300));
+  await closing.close();
+  await expect(pulling).rejects.toBeInstanceOf(CancelledError);
 });
