@@ -9,7 +9,6 @@ import { parseRange, type ByteRange } from '../bundle/range';
 import { tarLayout, type BundleFile, type TarLayout } from '../bundle/layout';
 import { tarStream } from '../bundle/tar-body';
 import { SourceChangedError } from '../bundle/file-slice';
-import { zipStream } from '../bundle/zip';
 import { sendError } from './errors';
 import { LayoutCache } from './layout-cache';
 import { missingSources, sourcesInRange, type SourceFile } from './source-check';
@@ -113,6 +112,8 @@ export class Downloads {
     if (await this.restagedIfMissing(res, download, files)) return;
     res.status(200).type('application/zip');
     res.setHeader('Content-Disposition', contentDisposition(opts.filename));
+    // archiver is loaded on the first zip download: tarball-only servers never carry it (about 9 MB resident).
+    const { zipStream } = await import('../bundle/zip');
     await this.stream(zipStream(opts.root, files, { manifest: opts.manifest, chunkSize: this.opts.chunkSize }), res, download);
   }
 

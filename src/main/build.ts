@@ -60,7 +60,7 @@ export async function buildCartd(config: Config, log: Logger, opts: { migrate?: 
   const transfers = new TransferThreads(archiveOptions);
   const now = (): number => Date.now();
   const staging: StagingDeps = { carts: state.carts, volume, archive, transfers, policy: policyFrom(config), log, now };
-  const runner = createRunner(config, staging, opts.runner);
+  const runner = await createRunner(config, staging, opts.runner);
   const service = new CartService({ carts: state.carts, volume, runner, log, now, maxFiles: config.cartd.maxFiles });
   return {
     config,

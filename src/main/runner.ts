@@ -1,6 +1,5 @@
 import type { Config } from '../config/config';
 import type { StagingRunner } from '../core/ports';
-import { BullmqRunner } from '../queue/bullmq-runner';
 import { EmbeddedRunner } from '../queue/embedded-runner';
 import type { StagingDeps } from '../staging/deps';
 
@@ -23,8 +22,13 @@ export function runnerKind(config: Config): RunnerKind {
   return config.redis.url === '' ? 'embedded' : 'bullmq';
 }
 
-export function createRunner(config: Config, staging: StagingDeps, opts: RunnerOptions = {}): StagingRunner {
+/**
+ * The runner `config` asks for. BullMQ and its Redis client are loaded only when Redis is
+ * configured: the embedded server does not carry them (about 12 MB resident).
+ */
+export async function createRunner(config: Config, staging: StagingDeps, opts: RunnerOptions = {}): Promise<StagingRunner> {
   if (runnerKind(config) === 'embedded') return new EmbeddedRunner(staging, config.cartd.concurrency);
+  const { BullmqRunner } = await import('../queue/bullmq-runner');
   return new BullmqRunner(staging, {
     url: config.redis.url,
     prefix: config.redis.prefix,
