@@ -1,13 +1,14 @@
 /**
  * The download limit: the staged files read from the volume and written to the socket
- * as they are, one after another (same read size as cartd), with no tar around them.
+ * as they are, one after another (same read size as cartd, and the same few buffers read
+ * into again once the socket has taken them), with no tar around them.
  * `GET /<n>` sends the n-th list of files; Content-Length is their total. `HEAD /<any>`
  * answers 204 at once: the floor under cartd's status latency.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ReadBuffers } from '../../src/bundle/read-buffers';
 import { maxRssBytes, serveParent } from './child';
 
 export interface RawServerRequest {
@@ -55,10 +56,22 @@ async function listen(msg: RawServerRequest): Promise<RawServerReply> {
       let total = 0;
       for (const f of files) total += (await stat(f)).size;
       res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(total) });
+      const buffers = new ReadBuffers(chunkSize);
       for (const f of files) {
-        for await (const chunk of createReadStream(f, { highWaterMark: chunkSize }) as AsyncIterable<Buffer>) {
-          if (res.destroyed) return;
-          if (!res.write(chunk)) await drained(res);
+        const handle = await open(f, 'r');
+        try {
+          for (;;) {
+            const buffer = buffers.take(chunkSize);
+            const { bytesRead } = await handle.read(buffer, 0, chunkSize, null);
+            if (bytesRead === 0 || res.destroyed) break;
+            const piece = buffer.subarray(0, bytesRead);
+            const more = res.write(piece, (err) => {
+              if (err === null || err === undefined) buffers.giveBack(piece);
+            });
+            if (!more) await drained(res);
+          }
+        } finally {
+          await handle.close();
         }
       }
       res.end();

@@ -8,12 +8,20 @@ import { readFileSlice } from './file-slice';
 import { entryEnd, type TarEntry, type TarLayout } from './layout';
 import { BLOCK, encodeFileHeader } from './tar-headers';
 import type { ByteRange } from './range';
+import type { ReadBuffers } from './read-buffers';
 
 export interface TarStreamOptions {
   /** Largest read from disk and largest chunk pushed; default 1 MiB. */
   readonly chunkSize?: number;
   /** Aborting destroys the stream (and so closes the open file). */
   readonly signal?: AbortSignal;
+}
+
+export interface TarPiecesOptions {
+  /** Largest read from disk; default 1 MiB (`buffers.size` when given). */
+  readonly chunkSize?: number;
+  /** Read large files into these; the consumer hands each piece back once it is sent. */
+  readonly buffers?: ReadBuffers;
 }
 
 const DEFAULT_CHUNK = 1024 * 1024;
@@ -47,7 +55,7 @@ async function readWhole(source: string, size: number): Promise<Buffer> {
 }
 
 /** The bytes [from, to) of one entry, relative to its start; `whole` is its body already being read. */
-async function* entryBytes(e: TarEntry, from: number, to: number, chunk: number, whole?: Promise<Buffer>): AsyncGenerator<Buffer> {
+async function* entryBytes(e: TarEntry, from: number, to: number, chunk: number, whole: Promise<Buffer> | undefined, buffers: ReadBuffers | undefined): AsyncGenerator<Buffer> {
   const bodyStart = e.headerSize;
   const bodyEnd = bodyStart + e.header.size;
   if (from < bodyStart) yield encodeFileHeader(e.header).subarray(from, Math.min(to, bodyStart));
@@ -61,7 +69,7 @@ async function* entryBytes(e: TarEntry, from: number, to: number, chunk: number,
   } else if (a < b || (e.header.size === 0 && from < bodyStart && to === bodyStart)) {
     // An empty file has no body bytes: it is still opened and checked once its header
     // has been sent, so "a missing source file makes the stream error" holds for it too.
-    yield* readFileSlice(e.body.source, e.header.size, a, b, chunk);
+    yield* readFileSlice(e.body.source, e.header.size, a, b, chunk, buffers);
   }
   const padFrom = Math.max(from, bodyEnd);
   if (padFrom < to) yield ZEROS.subarray(0, to - padFrom);
@@ -104,14 +112,14 @@ class ReadAhead {
 }
 
 /** Every byte of [start, end], in order, in pieces of any size. */
-async function* pieces(layout: TarLayout, start: number, end: number, chunk: number): AsyncGenerator<Buffer> {
+async function* pieces(layout: TarLayout, start: number, end: number, chunk: number, buffers: ReadBuffers | undefined): AsyncGenerator<Buffer> {
   const stop = end + 1;
   const first = entryAt(layout.entries, start);
   const ahead = new ReadAhead(layout.entries, first, stop);
   for (let i = first; i < layout.entries.length; i += 1) {
     const e = layout.entries[i];
     if (e === undefined || e.offset >= stop) return;
-    yield* entryBytes(e, Math.max(start, e.offset) - e.offset, Math.min(stop, entryEnd(e)) - e.offset, chunk, ahead.take(i));
+    yield* entryBytes(e, Math.max(start, e.offset) - e.offset, Math.min(stop, entryEnd(e)) - e.offset, chunk, ahead.take(i), buffers);
   }
   const from = Math.max(start, layout.trailerOffset);
   if (from < stop) yield ZEROS.subarray(0, stop - from);
@@ -151,21 +159,28 @@ async function* gather(source: AsyncIterable<Buffer>, target: number): AsyncGene
 }
 
 /**
- * The tarball's bytes `range.start` to `range.end` inclusive (default: all of it), pulled
- * with backpressure. Destroying the stream (client gone) or aborting `signal` closes the
- * file being read; a missing or resized source file makes the stream error, never end.
+ * The tarball's bytes `range.start` to `range.end` inclusive (default: all of it), as pieces
+ * pulled one at a time. Ending the iteration early (`return()`) closes the file being read;
+ * a missing or resized source file throws, so the bytes never just stop short.
  */
-export function tarStream(layout: TarLayout, range?: ByteRange, options: TarStreamOptions = {}): Readable {
-  const chunk = options.chunkSize ?? DEFAULT_CHUNK;
+export function tarPieces(layout: TarLayout, range?: ByteRange, options: TarPiecesOptions = {}): AsyncGenerator<Buffer> {
+  const chunk = options.chunkSize ?? options.buffers?.size ?? DEFAULT_CHUNK;
   if (!Number.isSafeInteger(chunk) || chunk <= 0) throw new RangeError(`bad chunkSize: ${chunk}`);
   const start = range?.start ?? 0;
   const end = range?.end ?? layout.size - 1;
   if (!(Number.isSafeInteger(start) && Number.isSafeInteger(end) && start >= 0 && end < layout.size && start <= end + 1)) {
     throw new RangeError(`range ${start}-${end} is outside 0-${layout.size - 1}`);
   }
-  const stream = Readable.from(gather(pieces(layout, start, end, chunk), Math.min(GATHER, chunk)), {
-    objectMode: false,
-    highWaterMark: chunk,
-  });
+  return gather(pieces(layout, start, end, chunk, options.buffers), Math.min(GATHER, chunk));
+}
+
+/**
+ * The same bytes as a stream, pulled with backpressure. Destroying the stream (client gone)
+ * or aborting `signal` closes the file being read; a missing or resized source file makes
+ * the stream error, never end.
+ */
+export function tarStream(layout: TarLayout, range?: ByteRange, options: TarStreamOptions = {}): Readable {
+  const chunk = options.chunkSize ?? DEFAULT_CHUNK;
+  const stream = Readable.from(tarPieces(layout, range, { chunkSize: chunk }), { objectMode: false, highWaterMark: chunk });
   return options.signal ? addAbortSignal(options.signal, stream) : stream;
 }

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { CartService, OpenDownload } from '../carts/cart-service';
 import { blobKey, type Cart } from '../core/cart';
@@ -7,7 +7,8 @@ import { badRequest } from '../core/errors';
 import { bundleRootName, contentDisposition, defaultTarName } from '../bundle/names';
 import { parseRange, type ByteRange } from '../bundle/range';
 import { tarLayout, type BundleFile, type TarLayout } from '../bundle/layout';
-import { tarStream } from '../bundle/tar-body';
+import { ReadBuffers } from '../bundle/read-buffers';
+import { tarPieces } from '../bundle/tar-body';
 import { SourceChangedError } from '../bundle/file-slice';
 import { sendError } from './errors';
 import { LayoutCache } from './layout-cache';
@@ -138,7 +139,8 @@ export class Downloads {
       res.status(200);
       res.setHeader('Content-Length', String(layout.size));
     }
-    await this.stream(tarStream(layout, range, { chunkSize: this.opts.chunkSize }), res, download);
+    const buffers = new ReadBuffers(this.opts.chunkSize);
+    await this.stream(tarPieces(layout, range, { buffers }), res, download, buffers);
   }
 
   /** Staged bytes gone from the volume: stage the cart again and answer as for a cart still staging. */
@@ -158,35 +160,33 @@ export class Downloads {
   }
 
   /**
-   * Pipe the body out. A source error after the first byte aborts the connection (never a
-   * clean end on a short archive) and, if the file really is gone or changed, the cart is
-   * staged again first, so a client that asks for the status the moment its download
-   * breaks already reads `staging`. (Not stream.pipeline: it would cut the connection
-   * before the cart is sent back.)
+   * Write the body out, each piece once the socket has room; a piece read into one of
+   * `buffers` is handed back when the socket has taken it. The body is closed however this
+   * ends (finished, client gone, failed), and only then does this resolve. A source error
+   * after the first byte aborts the connection (never a clean end on a short archive) and, if
+   * the file really is gone or changed, the cart is staged again first, so a client that asks
+   * for the status the moment its download breaks already reads `staging`.
    */
-  private stream(body: Readable, res: Response, download: OpenDownload): Promise<void> {
-    return new Promise<void>((resolve) => {
-      // Finished, cut off by us, or the client gone: either way the files are closed.
-      res.once('close', () => {
-        body.destroy();
-        resolve();
-      });
-      // A write to a socket that broke: 'close' follows and does the rest (without this
-      // listener, pipe() would rethrow it and take the process down).
-      res.on('error', () => body.destroy());
-      body.once('error', (err) => {
-        body.unpipe(res);
-        // Cut the connection once the cart is back to staging, or after RESTAGE_WAIT_MS at
-        // most (a queue that does not answer must not leave the client hanging).
-        let timer: NodeJS.Timeout | undefined;
-        const waited = new Promise<void>((r) => (timer = setTimeout(r, RESTAGE_WAIT_MS)));
-        void Promise.race([this.afterSourceError(err, download), waited]).finally(() => {
-          clearTimeout(timer);
-          res.destroy();
+  private async stream(body: AsyncIterable<Buffer>, res: Response, download: OpenDownload, buffers?: ReadBuffers): Promise<void> {
+    // A write to a socket that broke: 'close' follows, and the loop below stops at it.
+    res.on('error', () => undefined);
+    try {
+      for await (const piece of body) {
+        if (res.destroyed) return; // leaving the loop closes the body (and its open file)
+        const more = res.write(piece, (err) => {
+          if (err === null || err === undefined) buffers?.giveBack(piece);
         });
-      });
-      body.pipe(res);
-    });
+        if (!more) await drainedOrClosed(res);
+      }
+      if (!res.destroyed) res.end();
+    } catch (err) {
+      // Cut the connection once the cart is back to staging, or after RESTAGE_WAIT_MS at
+      // most (a queue that does not answer must not leave the client hanging).
+      const waited = new AbortController();
+      await Promise.race([this.afterSourceError(err, download), sleep(RESTAGE_WAIT_MS, undefined, { signal: waited.signal }).catch(() => undefined)]);
+      waited.abort();
+      res.destroy();
+    }
   }
 
   private async afterSourceError(err: unknown, download: OpenDownload): Promise<void> {
@@ -201,6 +201,19 @@ export class Downloads {
       this.opts.log.error({ cart: download.cart.uid, err: e }, 'restage failed');
     }
   }
+}
+
+/** Resolves when `res` can take more ('drain') or never will ('close'), leaving no listener behind. */
+function drainedOrClosed(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** The staged file a stream error is about (gone, resized, unreadable), or undefined for any other error. */
