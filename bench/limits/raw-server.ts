@@ -9,6 +9,7 @@ import { open, stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ReadBuffers } from '../../src/bundle/read-buffers';
+import { drainedOrClosed } from '../../src/http/drained';
 import { maxRssBytes, serveParent } from './child';
 
 export interface RawServerRequest {
@@ -23,19 +24,6 @@ export interface RawServerReply {
 }
 
 let server: http.Server | undefined;
-
-/** Resolves on 'drain' or 'close', whichever comes first, leaving no listener behind. */
-function drained(res: http.ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
 
 async function listen(msg: RawServerRequest): Promise<RawServerReply> {
   if (server) return { port: (server.address() as AddressInfo).port, maxRssBytes: maxRssBytes() };
@@ -68,7 +56,7 @@ async function listen(msg: RawServerRequest): Promise<RawServerReply> {
             const more = res.write(piece, (err) => {
               if (err === null || err === undefined) buffers.giveBack(piece);
             });
-            if (!more) await drained(res);
+            if (!more) await drainedOrClosed(res);
           }
         } finally {
           await handle.close();

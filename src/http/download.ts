@@ -10,6 +10,7 @@ import { tarLayout, type BundleFile, type TarLayout } from '../bundle/layout';
 import { ReadBuffers } from '../bundle/read-buffers';
 import { tarPieces } from '../bundle/tar-body';
 import { SourceChangedError } from '../bundle/file-slice';
+import { drainedOrClosed } from './drained';
 import { sendError } from './errors';
 import { LayoutCache } from './layout-cache';
 import { missingSources, sourcesInRange, type SourceFile } from './source-check';
@@ -201,19 +202,6 @@ export class Downloads {
       this.opts.log.error({ cart: download.cart.uid, err: e }, 'restage failed');
     }
   }
-}
-
-/** Resolves when `res` can take more ('drain') or never will ('close'), leaving no listener behind. */
-function drainedOrClosed(res: Response): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 /** The staged file a stream error is about (gone, resized, unreadable), or undefined for any other error. */
