@@ -4,12 +4,10 @@
  * changed on disk aborts the connection mid-stream (never a clean end) or, found before
  * the first byte, sends the cart back to staging so the client waits and then gets it whole.
  */
-import type { ClientRequest, IncomingMessage } from 'node:http';
-import http from 'node:http';
 import { rmSync, truncateSync } from 'node:fs';
 import { startArchiveServer, type ArchiveServer } from '../support/archive-server';
 import { archiveFile, waitForCart, startCartd, type CartdHarness, type TestFile } from '../support/cartd-harness';
-import { eventually, get, head, openFds, pythonMembers, readersOf, sha256, stageCart } from '../support/download-client';
+import { eventually, finish, get, head, openFds, pythonMembers, readersOf, sha256, stageCart, startAndHold } from '../support/download-client';
 
 const MiB = 1024 * 1024;
 let archive: ArchiveServer;
@@ -33,32 +31,6 @@ afterAll(async () => {
 const volumeDir = (): string => cartd.running.cartd.volume.options.root;
 const blobOf = (f: TestFile): string => cartd.running.cartd.volume.blobPath(`${f.hashtype}-${f.hashsum}`);
 
-/** Start a download and hold it after its first chunk: the server is then mid-stream, a file open. */
-function startAndHold(pathAndQuery: string, headers: Record<string, string> = {}): Promise<{ req: ClientRequest; res: IncomingMessage }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(new URL(pathAndQuery, cartd.url), { agent: false, headers }, (res) => {
-      res.once('data', () => {
-        res.pause();
-        resolve({ req, res });
-      });
-      res.on('error', () => undefined);
-    });
-    req.on('error', (err) => reject(err));
-  });
-}
-
-/** Read the rest of a held response: bytes received and whether it ended cleanly or was cut off. */
-function finish(res: IncomingMessage): Promise<{ received: number; clean: boolean }> {
-  return new Promise((resolve) => {
-    let received = 0;
-    res.on('data', (d: Buffer) => (received += d.length));
-    res.on('end', () => resolve({ received, clean: res.complete }));
-    res.on('aborted', () => resolve({ received, clean: false }));
-    res.on('error', () => resolve({ received, clean: false }));
-    res.resume();
-  });
-}
-
 test('50 downloads dropped mid-stream: no more descriptors than before, the pin released, the cart still whole', async () => {
   const files = await Promise.all([0, 1, 2].map((i) => archiveFile(archive, `drop-${i}`, `d/${i}.bin`, bytes(4 * MiB, i))));
   await stageCart(cartd, 'drop', files);
@@ -73,7 +45,7 @@ test('50 downloads dropped mid-stream: no more descriptors than before, the pin 
   const queries = Array.from({ length: 50 }, (_, i): [string, Record<string, string>] =>
     i % 3 === 2 ? ['drop?filename=d.zip&format=zip', {}] : ['drop?filename=d.tar', i % 3 === 1 ? { Range: `bytes=${i * 1000}-` } : {}],
   );
-  const held = await Promise.all(queries.map(([q, h]) => startAndHold(q, h)));
+  const held = await Promise.all(queries.map(([q, h]) => startAndHold(cartd, q, h)));
   expect(held.every((h) => h.res.statusCode === 200 || h.res.statusCode === 206)).toBe(true);
   expect(readersOf(cartd, 'drop')).toBe(50);
   // Mid-stream for real: the server holds staged files open for these downloads.
@@ -92,7 +64,7 @@ test('50 downloads dropped mid-stream: no more descriptors than before, the pin 
 test('a staged file deleted mid-stream: the connection is cut off short, and the cart is staged again', async () => {
   const files = await Promise.all([0, 1].map((i) => archiveFile(archive, `mid-${i}`, `m/${i}.bin`, bytes(4 * MiB, 10 + i))));
   await stageCart(cartd, 'midway', files);
-  const { res } = await startAndHold('midway?filename=m.tar');
+  const { res } = await startAndHold(cartd, 'midway?filename=m.tar');
   const length = Number(res.headers['content-length']);
   rmSync(blobOf(files[1]!)); // the second file, not yet reached
   // Its pull again takes about half a second, so the status calls below see it staging.

@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readlinkSync } from 'node:fs';
-import http from 'node:http';
+import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import { cartBody, postCart, waitForCart, type CartdHarness, type TestFile } from './cartd-harness';
 
 export interface Got {
@@ -111,4 +111,30 @@ export async function eventually(probe: () => boolean, deadlineMs = 10_000): Pro
     await new Promise((r) => setTimeout(r, 20));
   }
   return true;
+}
+
+/** Start a download and hold it after its first chunk: the server is then mid-stream, a file open. */
+export function startAndHold(cartd: CartdHarness, pathAndQuery: string, headers: Record<string, string> = {}): Promise<{ req: ClientRequest; res: IncomingMessage }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(new URL(pathAndQuery, cartd.url), { agent: false, headers }, (res) => {
+      res.once('data', () => {
+        res.pause();
+        resolve({ req, res });
+      });
+      res.on('error', () => undefined);
+    });
+    req.on('error', (err) => reject(err));
+  });
+}
+
+/** Read the rest of a held response: bytes received and whether it ended cleanly or was cut off. */
+export function finish(res: IncomingMessage): Promise<{ received: number; clean: boolean }> {
+  return new Promise((resolve) => {
+    let received = 0;
+    res.on('data', (d: Buffer) => (received += d.length));
+    res.on('end', () => resolve({ received, clean: res.complete }));
+    res.on('aborted', () => resolve({ received, clean: false }));
+    res.on('error', () => resolve({ received, clean: false }));
+    res.resume();
+  });
 }

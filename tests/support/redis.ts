@@ -21,6 +21,10 @@ export interface RedisServer {
   readonly client: Redis;
   /** Keys under `prefix` (`prefix:*`; SCAN, never KEYS); every key when `prefix` is undefined. */
   keys(prefix: string | undefined): Promise<string[]>;
+  /** Stop the server answering (SIGSTOP): connections stay open, commands wait, as with a hung Redis. */
+  freeze(): void;
+  /** Let a frozen server answer again (SIGCONT). */
+  thaw(): void;
   stop(): Promise<void>;
 }
 
@@ -149,9 +153,16 @@ export async function startRedis(): Promise<RedisServer> {
         } while (cursor !== '0');
         return found;
       },
+      freeze(): void {
+        child.kill('SIGSTOP');
+      },
+      thaw(): void {
+        child.kill('SIGCONT');
+      },
       stop(): Promise<void> {
         stopping ??= (async () => {
           client.disconnect();
+          child.kill('SIGCONT'); // a frozen server would never see the SIGTERM
           child.kill('SIGTERM');
           const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
           await exited;
