@@ -3,6 +3,7 @@ import type { Cart, CartFile, CartProgress, CartStatus, FileRequest } from '../c
 import { conflict } from '../core/errors';
 import { placeholder as ph, writeTx, type Db, type Drizzle } from './open';
 import { carts, files } from './schema';
+import { USE_RESOLUTION_MS, writeUse } from './use-write';
 
 const toCart = (r: typeof carts.$inferSelect): Cart => ({
   id: r.id,
@@ -43,11 +44,6 @@ function prepareHotQueries(orm: Drizzle) {
     file: orm.select().from(files).where(byId).prepare(),
     liveCart: orm.select().from(carts).where(and(eq(carts.id, sql.placeholder('id')), isNull(carts.deletedAt))).prepare(),
     liveByUid: orm.select().from(carts).where(and(eq(carts.uid, sql.placeholder('uid')), isNull(carts.deletedAt))).prepare(),
-    touch: orm
-      .update(carts)
-      .set({ lastUsedAt: ph('now') })
-      .where(and(eq(carts.id, sql.placeholder('id')), sql`${carts.lastUsedAt} < ${sql.placeholder('before')}`))
-      .prepare(),
     facts: orm.update(files).set({ size: ph('size'), mtime: ph('mtime'), updatedAt: ph('now') }).where(byId).prepare(),
     recallAt: orm.update(files).set({ recallAt: ph('at'), updatedAt: ph('at') }).where(byId).prepare(),
     tries: orm.update(files).set({ tries: ph('tries'), message: ph('message'), updatedAt: ph('now') }).where(byId).prepare(),
@@ -115,11 +111,11 @@ export class CartsRepo {
    */
   touch(id: number, now: number): void {
     const last = this.touched.get(id);
-    if (last !== undefined && now - last < 1000 && now >= last) return;
+    if (last !== undefined && now - last < USE_RESOLUTION_MS && now >= last) return;
     if (this.touched.size >= 10_000) this.touched.clear();
     this.touched.set(id, now);
     if (this.db.uses) this.db.uses.record(id, now);
-    else this.q.touch.run({ id, now, before: now - 1000 });
+    else writeUse(this.db, id, now);
   }
 
   files(cartId: number): CartFile[] {

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Db, UseLog } from './open';
+import { USE_RESOLUTION_MS, USE_SQL, writeUse } from './use-write';
 
 /** How often recorded uses are handed to the thread (and so the most a use waits to be written). */
 const BATCH_MS = 50;
@@ -8,8 +9,6 @@ const BATCH_MS = 50;
 const CHECKPOINT_MS = 1000;
 /** How long close() waits for the thread to write what it holds and finish. */
 const CLOSE_WAIT_MS = 5000;
-
-const TOUCH_SQL = 'UPDATE carts SET last_used_at = ? WHERE id = ? AND last_used_at < ?';
 
 /**
  * The thread's code. Plain JavaScript run with `eval`, so it is the same under the compiled
@@ -21,9 +20,9 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 10000');
 db.pragma('synchronous = NORMAL');
-const touch = db.prepare(${JSON.stringify(TOUCH_SQL)});
+const touch = db.prepare(${JSON.stringify(USE_SQL)});
 const apply = db.transaction((uses) => {
-  for (let i = 0; i < uses.length; i += 2) touch.run(uses[i + 1], uses[i], uses[i + 1] - 1000);
+  for (let i = 0; i < uses.length; i += 2) touch.run(uses[i + 1], uses[i], uses[i + 1] - ${USE_RESOLUTION_MS});
 });
 const checkpoint = setInterval(() => db.pragma('wal_checkpoint(PASSIVE)'), workerData.checkpointMs);
 parentPort.on('message', (m) => {
@@ -109,7 +108,7 @@ export class UseRecorder implements UseLog {
 
   record(id: number, at: number): void {
     if (this.failed || this.closing) {
-      this.writeNow(id, at);
+      writeUse(this.db, id, at);
       return;
     }
     this.pending.push(id, at);
@@ -127,17 +126,13 @@ export class UseRecorder implements UseLog {
     for (const [id, u] of this.inFlight) if (u.batch <= batch) this.inFlight.delete(id);
   }
 
-  private writeNow(id: number, at: number): void {
-    this.db.stmt(TOUCH_SQL).run(at, id, at - 1000);
-  }
-
   private fail(err: Error): void {
     if (this.failed) return;
     this.failed = true;
     clearInterval(this.timer);
     this.log.error({ err: err.message }, 'use recorder thread failed; recording uses on the main thread');
     this.db.sqlite.pragma('wal_autocheckpoint = 1000');
-    for (const [id, u] of this.inFlight) this.writeNow(id, u.at);
+    for (const [id, u] of this.inFlight) writeUse(this.db, id, u.at);
     this.inFlight.clear();
     this.pending = [];
   }
@@ -153,7 +148,7 @@ export class UseRecorder implements UseLog {
       if ((await Promise.race([this.exited, timeout])) === 'timeout') {
         this.log.warn('use recorder thread did not finish in time; stopped');
         await this.thread.terminate();
-        for (const [id, u] of this.inFlight) this.writeNow(id, u.at);
+        for (const [id, u] of this.inFlight) writeUse(this.db, id, u.at);
       }
       this.inFlight.clear();
       if (this.db.sqlite.open) this.db.sqlite.pragma('wal_autocheckpoint = 1000');
