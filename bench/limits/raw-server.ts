@@ -1,15 +1,16 @@
 /**
  * The download limit: the staged files read from the volume and written to the socket
- * as they are, one after another (same read size as cartd, and the same few buffers read
- * into again once the socket has taken them), with no tar around them.
+ * as they are, one after another, with no tar around them: cartd's own reader and writer
+ * (same read size, the same few buffers read into again once the socket has taken them).
  * `GET /<n>` sends the n-th list of files; Content-Length is their total. `HEAD /<any>`
  * answers 204 at once: the floor under cartd's status latency.
  */
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ReadBuffers } from '../../src/bundle/read-buffers';
-import { drainedOrClosed } from '../../src/http/drained';
+import { readFileSlice } from '../../src/bundle/file-slice';
+import { writePieces } from '../../src/http/write-pieces';
 import { maxRssBytes, serveParent } from './child';
 
 export interface RawServerRequest {
@@ -41,26 +42,13 @@ async function listen(msg: RawServerRequest): Promise<RawServerReply> {
         res.writeHead(404).end();
         return;
       }
-      let total = 0;
-      for (const f of files) total += (await stat(f)).size;
-      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(total) });
+      const sizes: number[] = [];
+      for (const f of files) sizes.push((await stat(f)).size);
+      res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(sizes.reduce((a, b) => a + b, 0)) });
       const buffers = new ReadBuffers(chunkSize);
-      for (const f of files) {
-        const handle = await open(f, 'r');
-        try {
-          for (;;) {
-            const buffer = buffers.take(chunkSize);
-            const { bytesRead } = await handle.read(buffer, 0, chunkSize, null);
-            if (bytesRead === 0 || res.destroyed) break;
-            const piece = buffer.subarray(0, bytesRead);
-            const more = res.write(piece, (err) => {
-              if (err === null || err === undefined) buffers.giveBack(piece);
-            });
-            if (!more) await drainedOrClosed(res);
-          }
-        } finally {
-          await handle.close();
-        }
+      for (const [i, f] of files.entries()) {
+        const size = sizes[i] ?? 0;
+        if (!(await writePieces(readFileSlice(f, size, 0, size, chunkSize, buffers), res, buffers))) return;
       }
       res.end();
     })().catch(() => res.destroy());

@@ -10,10 +10,10 @@ import { tarLayout, type BundleFile, type TarLayout } from '../bundle/layout';
 import { ReadBuffers } from '../bundle/read-buffers';
 import { tarPieces } from '../bundle/tar-body';
 import { SourceChangedError } from '../bundle/file-slice';
-import { drainedOrClosed } from './drained';
 import { sendError } from './errors';
 import { LayoutCache } from './layout-cache';
 import { missingSources, sourcesInRange, type SourceFile } from './source-check';
+import { writePieces } from './write-pieces';
 
 /** The reference's answer while a cart is still staging. */
 export const NOT_READY_TEXT = 'The cart is not ready for download.';
@@ -172,14 +172,7 @@ export class Downloads {
     // A write to a socket that broke: 'close' follows, and the loop below stops at it.
     res.on('error', () => undefined);
     try {
-      for await (const piece of body) {
-        if (res.destroyed) return; // leaving the loop closes the body (and its open file)
-        const more = res.write(piece, (err) => {
-          if (err === null || err === undefined) buffers?.giveBack(piece);
-        });
-        if (!more) await drainedOrClosed(res);
-      }
-      if (!res.destroyed) res.end();
+      if (await writePieces(body, res, buffers)) res.end();
     } catch (err) {
       // Cut the connection once the cart is back to staging, or after RESTAGE_WAIT_MS at
       // most (a queue that does not answer must not leave the client hanging).
