@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { startArchiveServer, type ArchiveServer } from '../support/archive-server';
 import { archiveFile, startCartd, type CartdHarness } from '../support/cartd-harness';
-import { eventually, readersOf, sha256, stageCart } from '../support/download-client';
+import { eventually, patterned, readersOf, sha256, stageCart } from '../support/download-client';
 
 const run = promisify(execFile);
 let archive: ArchiveServer;
@@ -19,12 +19,6 @@ let dir: string;
 let url: string;
 let fullSha: string;
 let fullSize: number;
-
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 7 + seed + (i >> 11)) & 0xff;
-  return b;
-}
 
 const sizeOf = (file: string): number => {
   try {
@@ -47,7 +41,7 @@ beforeAll(async () => {
   cartd = await startCartd({ archive });
   // 32 MiB: more than loopback socket buffers and curl's first burst can take in at once,
   // so the throttled curl below is always killed partway.
-  const files = await Promise.all([0, 1, 2, 3].map((i) => archiveFile(archive, `curl-${i}`, `data/part-${i}.bin`, bytes(8 * 1024 * 1024 + i * 1000, i))));
+  const files = await Promise.all([0, 1, 2, 3].map((i) => archiveFile(archive, `curl-${i}`, `data/part-${i}.bin`, patterned(8 * 1024 * 1024 + i * 1000, i))));
   await stageCart(cartd, 'curl-cart', files);
   url = new URL('curl-cart?filename=c.tar', cartd.url).toString();
   const full = path.join(dir, 'full.tar');

@@ -7,17 +7,11 @@
 import { rmSync, truncateSync } from 'node:fs';
 import { startArchiveServer, type ArchiveServer } from '../support/archive-server';
 import { archiveFile, waitForCart, startCartd, type CartdHarness, type TestFile } from '../support/cartd-harness';
-import { eventually, finish, get, head, openFds, pythonMembers, readersOf, sha256, stageCart, startAndHold } from '../support/download-client';
+import { eventually, finish, get, head, openFds, patterned, pythonMembers, readersOf, sha256, stageCart, startAndHold } from '../support/download-client';
 
 const MiB = 1024 * 1024;
 let archive: ArchiveServer;
 let cartd: CartdHarness;
-
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 13 + seed * 101 + (i >> 10)) & 0xff;
-  return b;
-}
 
 beforeAll(async () => {
   archive = await startArchiveServer();
@@ -32,7 +26,7 @@ const volumeDir = (): string => cartd.running.cartd.volume.options.root;
 const blobOf = (f: TestFile): string => cartd.running.cartd.volume.blobPath(`${f.hashtype}-${f.hashsum}`);
 
 test('50 downloads dropped mid-stream: no more descriptors than before, the pin released, the cart still whole', async () => {
-  const files = await Promise.all([0, 1, 2].map((i) => archiveFile(archive, `drop-${i}`, `d/${i}.bin`, bytes(4 * MiB, i))));
+  const files = await Promise.all([0, 1, 2].map((i) => archiveFile(archive, `drop-${i}`, `d/${i}.bin`, patterned(4 * MiB, i))));
   await stageCart(cartd, 'drop', files);
   // One whole download of each kind first, so whatever loads lazily is loaded.
   const whole = await get(cartd, 'drop?filename=d.tar');
@@ -62,7 +56,7 @@ test('50 downloads dropped mid-stream: no more descriptors than before, the pin 
 });
 
 test('a staged file deleted mid-stream: the connection is cut off short, and the cart is staged again', async () => {
-  const files = await Promise.all([0, 1].map((i) => archiveFile(archive, `mid-${i}`, `m/${i}.bin`, bytes(4 * MiB, 10 + i))));
+  const files = await Promise.all([0, 1].map((i) => archiveFile(archive, `mid-${i}`, `m/${i}.bin`, patterned(4 * MiB, 10 + i))));
   await stageCart(cartd, 'midway', files);
   const { res } = await startAndHold(cartd, 'midway?filename=m.tar');
   const length = Number(res.headers['content-length']);
@@ -86,7 +80,7 @@ test('a staged file deleted mid-stream: the connection is cut off short, and the
 });
 
 test('a staged file missing or resized before the GET: 202 and staging (never a 200 that dies), then ready and whole', async () => {
-  const files = await Promise.all([0, 1, 2].map((i) => archiveFile(archive, `gone-${i}`, `g/${i}.bin`, bytes(100_000 + i, 20 + i))));
+  const files = await Promise.all([0, 1, 2].map((i) => archiveFile(archive, `gone-${i}`, `g/${i}.bin`, patterned(100_000 + i, 20 + i))));
   await stageCart(cartd, 'gone', files);
   rmSync(blobOf(files[0]!));
   truncateSync(blobOf(files[2]!), 10);

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { startArchiveServer, type ArchiveServer } from '../support/archive-server';
 import { archiveFile, startCartd, type CartdHarness, type TestFile } from '../support/cartd-harness';
-import { get, head, pythonMembers, sha256, stageCart } from '../support/download-client';
+import { get, head, patterned, pythonMembers, sha256, stageCart } from '../support/download-client';
 import { listWithGnuTar } from '../support/tar-readers';
 
 let archive: ArchiveServer;
@@ -26,12 +26,6 @@ afterAll(async () => {
 });
 
 /** Bytes that differ per file and per seed, so a misplaced slice cannot go unnoticed. */
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7 + (i >> 8)) & 0xff;
-  return b;
-}
-
 /** A path of exactly `total` UTF-8 bytes, in segments of at most 200 bytes (each under NAME_MAX), some non-ASCII. */
 function longPath(total: number): string {
   const segs: string[] = [];
@@ -53,7 +47,7 @@ function expectMembers(tar: Buffer, root: string, files: readonly TestFile[]): v
 
 describe('Content-Length is the bytes sent', () => {
   test('a cart of one file: 200, exact length, and HEAD ?filename= offers the same length', async () => {
-    const files = [await archiveFile(archive, 'len-one', 'only/file.txt', bytes(1234, 1))];
+    const files = [await archiveFile(archive, 'len-one', 'only/file.txt', patterned(1234, 1))];
     await stageCart(cartd, 'len-one', files);
     const got = await get(cartd, 'len-one?filename=one.tar');
     expect(got.code).toBe(200);
@@ -76,7 +70,7 @@ describe('Content-Length is the bytes sent', () => {
     // 2,000 members, each its own path, header and padding, over 250 distinct contents
     // (sizes 0 to 2,999): staging pulls 250 files, not 2,000, so the suite stays fast under
     // load, and a member holding the wrong content still shows in its sha256.
-    const contents = Array.from({ length: 250 }, (_, k) => bytes(k === 7 ? 0 : (k * 37 + 11) % 3000, k));
+    const contents = Array.from({ length: 250 }, (_, k) => patterned(k === 7 ? 0 : (k * 37 + 11) % 3000, k));
     const files = await Promise.all(
       Array.from({ length: 2000 }, (_, i) => archiveFile(archive, `len-many-${i % 250}`, `d${i % 17}/f-${i}.bin`, contents[i % 250]!)),
     );
@@ -94,10 +88,10 @@ describe('Content-Length is the bytes sent', () => {
     expect(Buffer.byteLength(deep)).toBe(4096);
     const files = [
       await archiveFile(archive, 'odd-empty', 'empty.dat', Buffer.alloc(0)),
-      await archiveFile(archive, 'odd-deep', deep, bytes(700, 3), { hashtype: 'sha256' }),
-      await archiveFile(archive, 'odd-fr', 'données/été/résumé.txt', bytes(512, 4)),
-      await archiveFile(archive, 'odd-jp', '日本語/ファイル名.csv', bytes(513, 5), { hashtype: 'sha1' }),
-      await archiveFile(archive, 'odd-emoji', 'emoji/🧪-sample.bin', bytes(1, 6)),
+      await archiveFile(archive, 'odd-deep', deep, patterned(700, 3), { hashtype: 'sha256' }),
+      await archiveFile(archive, 'odd-fr', 'données/été/résumé.txt', patterned(512, 4)),
+      await archiveFile(archive, 'odd-jp', '日本語/ファイル名.csv', patterned(513, 5), { hashtype: 'sha1' }),
+      await archiveFile(archive, 'odd-emoji', 'emoji/🧪-sample.bin', patterned(1, 6)),
     ];
     await stageCart(cartd, 'len-odd', files);
     const got = await get(cartd, 'len-odd?filename=odd.tar');

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { startArchiveServer, type ArchiveServer } from '../support/archive-server';
 import { archiveFile, startCartd, type CartdHarness } from '../support/cartd-harness';
-import { get, sha256, stageCart, type Got } from '../support/download-client';
+import { get, patterned, sha256, stageCart, type Got } from '../support/download-client';
 
 let archive: ArchiveServer;
 let cartd: CartdHarness;
@@ -15,19 +15,13 @@ let full: Buffer;
 let etag: string;
 const URL_PATH = 'ranges?filename=r.tar';
 
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 131 + seed * 17 + (i >> 9)) & 0xff;
-  return b;
-}
-
 beforeAll(async () => {
   archive = await startArchiveServer();
   // Reads of an odd size, so ranges cross read boundaries as well as entry boundaries.
   cartd = await startCartd({ archive, overrides: { 'cartd.transfer_size': '100003' } });
   const sizes = [0, 1, 511, 512, 513, 1024, 4097, 65_536, 100_003, 250_000, 1_048_579, 7, 0, 3000];
   const files = await Promise.all(
-    sizes.map((n, i) => archiveFile(archive, `rng-${i}`, i === 3 ? `${'long-folder-name/'.repeat(12)}x.bin` : i === 5 ? `données/日本-${i}.bin` : `f/${i}.bin`, bytes(n, i))),
+    sizes.map((n, i) => archiveFile(archive, `rng-${i}`, i === 3 ? `${'long-folder-name/'.repeat(12)}x.bin` : i === 5 ? `données/日本-${i}.bin` : `f/${i}.bin`, patterned(n, i))),
   );
   await stageCart(cartd, 'ranges', files);
   const whole = await get(cartd, URL_PATH);

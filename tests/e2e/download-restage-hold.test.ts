@@ -8,16 +8,10 @@
 import { truncateSync } from 'node:fs';
 import { startArchiveServer, type ArchiveServer } from '../support/archive-server';
 import { archiveFile, startCartd, waitForCart, type CartdHarness, type TestFile } from '../support/cartd-harness';
-import { finish, get, head, pythonMembers, sha256, stageCart, startAndHold } from '../support/download-client';
+import { finish, get, head, patterned, pythonMembers, sha256, stageCart, startAndHold } from '../support/download-client';
 import { describeWithRedis } from '../support/redis';
 
 const MiB = 1024 * 1024;
-
-function bytes(n: number, seed: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 29 + seed * 7 + (i >> 11)) & 0xff;
-  return b;
-}
 
 describeWithRedis('a broken download while the queue does not answer', () => {
   let archive: ArchiveServer;
@@ -36,7 +30,7 @@ describeWithRedis('a broken download while the queue does not answer', () => {
   const blobOf = (f: TestFile): string => cartd.running.cartd.volume.blobPath(`${f.hashtype}-${f.hashsum}`);
 
   test('the connection is cut within about 5 s, the status reads staging at once, and the cart comes back whole', async () => {
-    const files = await Promise.all([0, 1].map((i) => archiveFile(archive, `hold-${i}`, `h/${i}.bin`, bytes(4 * MiB, i))));
+    const files = await Promise.all([0, 1].map((i) => archiveFile(archive, `hold-${i}`, `h/${i}.bin`, patterned(4 * MiB, i))));
     await stageCart(cartd, 'hold', files);
     const { res } = await startAndHold(cartd, 'hold?filename=h.tar');
     const length = Number(res.headers['content-length']);

@@ -138,3 +138,10 @@ export function finish(res: IncomingMessage): Promise<{ received: number; clean:
     res.resume();
   });
 }
+
+/** `n` bytes of a pattern that differs with `seed` (seeds 0-255 give different files, so different blobs). */
+export function patterned(n: number, seed: number): Buffer {
+  const b = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 13 + seed * 101 + (i >> 10)) & 0xff;
+  return b;
+}
