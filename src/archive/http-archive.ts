@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { Readable } from 'node:stream';
 import { CancelledError, TransferError } from '../core/errors';
-import type { ArchiveFileStatus, ArchivePort } from '../core/ports';
+import type { ArchiveFileStatus, ArchivePort, ByteSpan } from '../core/ports';
 import { parseStatusHeaders } from './status-headers';
 
 export interface HttpArchiveOptions {
@@ -52,12 +52,23 @@ export class HttpArchive implements ArchivePort {
     }
   }
 
-  async pull(archiveId: string, start: number, signal?: AbortSignal): Promise<Readable> {
-    const url = this.fileUrl(archiveId, start > 0 ? `?byte_range=${start}-` : '');
-    const { res } = await this.request('GET', url, signal);
+  /**
+   * GET from `from.start` to the end. A start past 0 asks for `byte_range=START-SIZE`: the
+   * reference server reads END as exclusive and needs both numbers, others read it as
+   * inclusive and clamp it to the file; this form means the same rest of the file to both.
+   * An answer of another length than that rest (a server that ignored the range) is refused.
+   */
+  async pull(archiveId: string, from: ByteSpan, signal?: AbortSignal): Promise<Readable> {
+    const range = from.start > 0 ? `byte_range=${from.start}-${from.size}` : '';
+    const { res } = await this.request('GET', this.fileUrl(archiveId, range === '' ? '' : `?${range}`), signal);
     if (res.statusCode !== 200 && res.statusCode !== 206) {
       res.resume();
-      throw new TransferError(`archive answered ${res.statusCode} to GET`, isRetryableStatus(res.statusCode));
+      throw new TransferError(`archive answered ${res.statusCode} to GET${range === '' ? '' : ` ${range}`}`, isRetryableStatus(res.statusCode));
+    }
+    const declared = res.headers['content-length'];
+    if (range !== '' && declared !== undefined && Number(declared) !== from.size - from.start) {
+      res.destroy();
+      throw new TransferError(`archive answered ${range} with ${declared} bytes, not the ${from.size - from.start} asked for`, true);
     }
     return Readable.from(namedBodyFaults(res, signal));
   }

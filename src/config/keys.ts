@@ -96,7 +96,7 @@ export const KEYS = [
   def('archiveinterface', 'url', ['ARCHIVEINTERFACE_URL', 'ARCHIVE_INTERFACE_URL'], 'http://127.0.0.1:8080/', 'Base URL of the archive interface.', url),
   def('archiveinterface', 'timeout', ['ARCHIVE_TIMEOUT'], '30', 'Seconds to wait for the archive to answer or send more bytes.', positiveSeconds),
   def('archiveinterface', 'retries', ['ARCHIVE_RETRIES'], '5', 'Tries per file before a fault (5xx, reset, timeout, short or wrong bytes) fails it.', positiveInt),
-  def('archiveinterface', 'retry_delay', ['ARCHIVE_RETRY_DELAY'], '1', 'Seconds before the first retry; doubles each try.', seconds),
+  def('archiveinterface', 'retry_delay', ['ARCHIVE_RETRY_DELAY'], '1', 'Seconds before the first retry; doubles each try. Also the pause before asking for the rest of a body that broke off.', seconds),
   def('archiveinterface', 'retry_max_delay', ['ARCHIVE_RETRY_MAX_DELAY'], '60', 'Longest wait between retries, in seconds.', seconds),
   def('archiveinterface', 'max_requests', ['ARCHIVE_MAX_REQUESTS'], '16', 'Most transfers open at the archive at once, across all workers.', positiveInt),
   def('archiveinterface', 'tape_first_delay', ['TAPE_FIRST_DELAY'], '5', 'Seconds after a recall before the first check that the file reached disk.', seconds),

@@ -14,8 +14,14 @@ export interface ArchivePort {
   status(archiveId: string, signal?: AbortSignal): Promise<ArchiveFileStatus | null>;
   /** POST: ask the archive to bring the file from tape to disk. */
   recall(archiveId: string, signal?: AbortSignal): Promise<void>;
-  /** GET, from byte `start` (0: the whole file) to the end. */
-  pull(archiveId: string, start: number, signal?: AbortSignal): Promise<Readable>;
+  /** GET the file's bytes from `from.start` (0: the whole file) to its end, `from.size`. */
+  pull(archiveId: string, from: ByteSpan, signal?: AbortSignal): Promise<Readable>;
+}
+
+/** Where a GET starts in a file of `size` bytes (the size the archive's HEAD announced). */
+export interface ByteSpan {
+  readonly start: number;
+  readonly size: number;
 }
 
 /** One file to pull from the archive into a temp file on the volume, verified and synced. */
@@ -30,6 +36,8 @@ export interface PullRequest {
   readonly signal?: AbortSignal;
   /** Bytes written so far, now and then. */
   readonly onChunk?: (written: number) => void;
+  /** The body broke off after `at` bytes and the rest is being asked for (see pullResuming). */
+  readonly onResume?: (at: number, cause: string) => void;
 }
 
 /**

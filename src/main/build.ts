@@ -57,7 +57,7 @@ export async function buildCartd(config: Config, log: Logger, opts: { migrate?: 
   const archiveOptions = { url: config.archive.url, timeoutMs: config.archive.timeoutMs, maxSockets: config.archive.maxRequests };
   const archive = new HttpArchive(archiveOptions);
   // The bytes of staged files are pulled on threads (started on first use): status calls never queue behind them.
-  const transfers = new TransferThreads(archiveOptions);
+  const transfers = new TransferThreads({ ...archiveOptions, resumeDelayMs: config.archive.retryDelayMs });
   const now = (): number => Date.now();
   const staging: StagingDeps = { carts: state.carts, volume, archive, transfers, policy: policyFrom(config), log, now };
   const runner = await createRunner(config, staging, opts.runner);

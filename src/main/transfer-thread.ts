@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { HttpArchive } from '../archive/http-archive';
+import { pullResuming } from '../archive/resuming-pull';
 import { CancelledError, TransferError } from '../core/errors';
 import { writeVerified } from '../volume/write-verified';
 import { PROGRESS_MS, type FromThread, type ThreadError, type ThreadSetup, type ToThread, type TransferJob } from './transfer-job';
@@ -29,7 +30,11 @@ async function run(job: TransferJob): Promise<void> {
   running.set(job.id, abort);
   let reported = Date.now();
   try {
-    const body = await archive.pull(job.archiveId, 0, abort.signal);
+    const body = await pullResuming(archive, job.archiveId, job.size, {
+      delayMs: setup.resumeDelayMs,
+      signal: abort.signal,
+      onResume: (at, cause) => send({ id: job.id, resumedAt: at, cause }),
+    });
     try {
       await writeVerified(body, job.temp, {
         hashtype: job.hashtype,

@@ -24,6 +24,7 @@ const IDLE_MS = 2000;
 interface Waiting {
   readonly slot: Slot;
   readonly onChunk?: (written: number) => void;
+  readonly onResume?: (at: number, cause: string) => void;
   settle(err?: Error): void;
 }
 
@@ -94,6 +95,7 @@ export class TransferThreads implements PullerPort {
       this.waiting.set(id, {
         slot,
         ...(req.onChunk ? { onChunk: req.onChunk } : {}),
+        ...(req.onResume ? { onResume: req.onResume } : {}),
         settle: (err) => {
           this.waiting.delete(id);
           req.signal?.removeEventListener('abort', cancel);
@@ -157,6 +159,7 @@ export class TransferThreads implements PullerPort {
       const w = this.waiting.get(m.id);
       if (!w) return;
       if ('written' in m) w.onChunk?.(m.written);
+      else if ('resumedAt' in m) w.onResume?.(m.resumedAt, m.cause);
       else if ('done' in m) w.settle();
       else w.settle(rebuild(m.error));
     });

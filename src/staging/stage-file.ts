@@ -1,5 +1,6 @@
 import { blobKey, type CartFile } from '../core/cart';
 import { CancelledError, NO_SPACE_MESSAGE, NoSpaceError, TransferError } from '../core/errors';
+import { pullResuming } from '../archive/resuming-pull';
 import type { ArchiveFileStatus } from '../core/ports';
 import type { StagingDeps, StepOutcome } from './deps';
 import { learnCartSizes } from './learn-sizes';
@@ -106,8 +107,10 @@ async function attempt(deps: StagingDeps, file: CartFile, generation: number, si
       const staged = (): void => deps.carts.markStaged(file.id, status.size, status.mtime, deps.now());
       const blob = { key, hashtype: file.hashtype, hashsum: file.hashsum, size: status.size, mtime: status.mtime, signal, alsoInTx: staged };
       const { transfers } = deps;
-      if (transfers?.wants(status.size)) await deps.volume.ingestBy((temp, onChunk) => transfers.pull({ ...blob, archiveId: file.archiveId, temp, onChunk }), blob);
-      else await deps.volume.ingest(await deps.archive.pull(file.archiveId, 0, signal), blob);
+      const onResume = (at: number, cause: string): void => log.info({ at, bytes: status.size, cause }, 'transfer broken off; asking for the rest with byte_range');
+      const resume = { delayMs: deps.policy.retryDelayMs, signal, onResume };
+      if (transfers?.wants(status.size)) await deps.volume.ingestBy((temp, onChunk) => transfers.pull({ ...blob, archiveId: file.archiveId, temp, onChunk, onResume }), blob);
+      else await deps.volume.ingest(await pullResuming(deps.archive, file.archiveId, status.size, resume), blob);
     } catch (err) {
       deps.volume.release(key);
       throw err;

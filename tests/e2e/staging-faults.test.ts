@@ -1,8 +1,11 @@
 /**
- * Every fault the archive test server can inject, on the first two tries (the cart still
- * becomes ready, with the right bytes) and on every try (the cart fails naming the file,
- * the cause and the number of tries). Runs under both runners with the same expectations.
+ * Every fault the archive test server can inject, on the first two GETs (the cart still
+ * becomes ready, with the right bytes) and on every GET (the cart fails naming the file,
+ * the cause and the number of tries). A body broken off after some bytes is asked for again
+ * from where it broke (byte_range) a bounded number of times within a try. Runs under both
+ * runners with the same expectations.
  */
+import { MAX_RESUMES } from '../../src/archive/resuming-pull';
 import { startArchiveServer, type ArchiveServer, type FaultKind } from '../support/archive-server';
 import { RUNNERS, archiveFile, cartBody, postCart, startCartd, waitForCart, type CartdHarness } from '../support/cartd-harness';
 import { extractWith } from '../support/tar-readers';
@@ -57,7 +60,12 @@ describe.each(RUNNERS)('archive faults, with the %s runner', (runner) => {
     expect(bad.message).toContain(`file ${failing.id}: `);
     expect(bad.message).toMatch(cause);
     expect(bad.message).toContain(`(gave up after ${RETRIES} tries)`);
-    expect(archive.stats(failing.id).get).toBe(RETRIES);
+    // Bodies broken off mid-way: each try asked for the rest MAX_RESUMES times before giving up.
+    const brokenOff = kind === 'reset' || kind === 'truncate';
+    if (brokenOff) expect(bad.message).toContain(`; resumed ${MAX_RESUMES} times`);
+    expect(archive.stats(failing.id).get).toBe(brokenOff ? RETRIES * (1 + MAX_RESUMES) : RETRIES);
+    const resumedGets = archive.requests.filter((r) => r.id === passing.id && r.method === 'GET' && r.byteRange !== undefined);
+    expect(resumedGets).toHaveLength(brokenOff ? 2 : 0);
   });
 
   test('a file the archive does not have fails at once: one try, no retries', async () => {

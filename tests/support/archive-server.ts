@@ -40,9 +40,10 @@ export interface ArchiveServerOptions {
   /**
    * How END of `byte_range=START-END` is read. `inclusive` (default): bytes START..END,
    * END may be omitted, both clamped to the file. `exclusive`: what the reference
-   * server does, END - START bytes from START, and both numbers required.
+   * server does, END - START bytes from START, and both numbers required. `ignored`: a
+   * server without range support, answering the whole file whatever byte_range says.
    */
-  readonly byteRangeEnd?: 'inclusive' | 'exclusive';
+  readonly byteRangeEnd?: 'inclusive' | 'exclusive' | 'ignored';
 }
 
 export interface PutOptions {
@@ -120,7 +121,7 @@ export class ArchiveServer {
   private readonly open = new Map<string, number>();
   private readonly openWaiters = new Set<() => void>();
   private counts = new Map<string, MethodCounts>();
-  private readonly byteRangeEnd: 'inclusive' | 'exclusive';
+  private readonly byteRangeEnd: 'inclusive' | 'exclusive' | 'ignored';
   /** Resolves once close() has finished. */
   readonly closed: Promise<void>;
   private markClosed: () => void = () => undefined;
@@ -378,15 +379,17 @@ export class ArchiveServer {
   }
 
   private async get(id: string, byteRange: string | undefined, res: ServerResponse, entry: ArchiveRequest, signal: AbortSignal): Promise<void> {
+    const mode = this.byteRangeEnd;
+    const spec = mode === 'ignored' ? undefined : byteRange;
     let info = await this.store.info(id);
-    let range = info && parseByteRange(byteRange, info.size, this.byteRangeEnd);
+    let range = info && parseByteRange(spec, info.size, mode === 'ignored' ? undefined : mode);
     const hasBody = info?.media === 'disk' && typeof range === 'object';
     const fault = await this.preFault(id, 'GET', hasBody, res, entry, signal);
     if (fault === 'answered') return;
     if (fault === undefined) {
       // A `slow` GET waited: look again, the file may have reached disk meanwhile.
       info = await this.store.info(id);
-      range = info && parseByteRange(byteRange, info.size, this.byteRangeEnd);
+      range = info && parseByteRange(spec, info.size, mode === 'ignored' ? undefined : mode);
     }
     if (info === undefined) return json(res, 404, { status: STATUS_TEXT[404], message: `${NOT_FOUND}: ${id}` });
     if (info.media === 'tape') {
