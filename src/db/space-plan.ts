@@ -76,42 +76,77 @@ function garbage(db: Db, key: string): KeySize[] {
   return db.stmt(`SELECT b.key, b.size FROM blobs b WHERE b.state = 'present' AND b.key != ? AND NOT ${NEEDED('b.key')}`).all(key) as KeySize[];
 }
 
+/** Candidates read at first; each further read takes this many times more (see candidates). */
+const FIRST_PAGE = 256;
+const PAGE_GROWTH = 16;
+
 /**
- * Ready carts that may be evicted, least recently used first, counting the uses this process
- * recorded that may not be written yet (UseRecorder): a cart polled a moment ago is not
- * taken for one unused since.
+ * Up to `limit` ready carts that may be evicted, least recently used first, counting the uses
+ * this process recorded that may not be written yet (UseRecorder): a cart polled a moment ago
+ * is not taken for one unused since. `complete` says no other candidate exists. SQLite sorts
+ * only the top `limit` (no index on last use: see schema.ts), far cheaper than every row.
  */
-function candidates(db: Db, now: number, bufferMs: number): EvictionVictim[] {
+function candidates(db: Db, now: number, bufferMs: number, limit: number): { rows: EvictionVictim[]; complete: boolean } {
   const cutoff = now - bufferMs;
   const rows = db.stmt(
       `SELECT id, uid, last_used_at AS lastUsedAt FROM carts
        WHERE deleted_at IS NULL AND status = 'ready' AND readers = 0 AND MAX(last_used_at, updated_at) <= ?
-       ORDER BY last_used_at, id`,
+       ORDER BY last_used_at, id LIMIT ?`,
     )
-    .all(cutoff) as EvictionVictim[];
+    .all(cutoff, limit) as EvictionVictim[];
+  const complete = rows.length < limit;
   const uses = db.uses;
-  if (!uses) return rows;
+  if (!uses) return { rows, complete };
+  // Carts not read may have been used before a use not yet written: a cart moved past the last
+  // row read is left for a longer read, where its place is known.
+  const last = rows.at(-1)?.lastUsedAt ?? cutoff;
+  const until = complete ? cutoff : Math.min(cutoff, last);
   let moved = false;
   const seen = rows.flatMap((r) => {
     const at = uses.unwrittenAt(r.id);
     if (at === undefined || at <= r.lastUsedAt) return [r];
     moved = true;
-    return at <= cutoff ? [{ ...r, lastUsedAt: at }] : [];
+    return at <= until ? [{ ...r, lastUsedAt: at }] : [];
   });
-  return moved ? seen.sort((a, b) => a.lastUsedAt - b.lastUsedAt || a.id - b.id) : rows;
+  return { rows: moved ? seen.sort((a, b) => a.lastUsedAt - b.lastUsedAt || a.id - b.id) : rows, complete };
 }
 
-/** Present blobs that evicting `victims` would free: named by one of them and needed by no other live cart. */
+/**
+ * Present blobs that evicting `victims` would free: named by one of them and needed by no other
+ * live cart. Read from the victims' own files (files_cart_status, then the blob's key), so the
+ * cost follows the victims, not the size of the volume's ledger.
+ */
 export function freeable(db: Db, victimIds: readonly number[]): KeySize[] {
   if (victimIds.length === 0) return [];
   const ids = JSON.stringify(victimIds);
   return db.stmt(
-      `SELECT b.key, b.size FROM blobs b
-       WHERE b.state = 'present'
-         AND b.key IN (SELECT DISTINCT hashtype || '-' || hashsum FROM files WHERE cart_id IN (SELECT value FROM json_each(?)))
-         AND NOT ${NEEDED('b.key', '?')}`,
+      `SELECT DISTINCT b.key, b.size FROM json_each(?) v
+       JOIN files f ON f.cart_id = v.value
+       JOIN blobs b ON b.key = f.hashtype || '-' || f.hashsum
+       WHERE b.state = 'present' AND NOT ${NEEDED('b.key', '?')}`,
     )
     .all(ids, ids) as KeySize[];
+}
+
+/**
+ * The candidates in LRU order and the length of a prefix of them whose eviction frees enough
+ * (its half does not), or undefined when evicting every candidate would not. Evicting more
+ * carts never frees less, so the prefix doubles until it is enough (the caller bisects the
+ * rest), and candidates are read in growing pages: the work follows the carts evicted, not
+ * the carts that could be (a million ready carts to free room for one file).
+ */
+function enoughPrefix(db: Db, req: PlanRequest, fitsAfter: (freed: number) => boolean): { all: EvictionVictim[]; length: number } | undefined {
+  let length = 1;
+  for (let limit = FIRST_PAGE; ; limit *= PAGE_GROWTH) {
+    const page = candidates(db, req.now, req.bufferMs, limit);
+    const ids = page.rows.map((c) => c.id);
+    const enough = (k: number): boolean => fitsAfter(sum(freeable(db, ids.slice(0, k))));
+    while (length < ids.length && !enough(length)) length *= 2;
+    if (length < ids.length) return { all: page.rows, length };
+    if (ids.length > 0 && enough(ids.length)) return { all: page.rows, length: ids.length };
+    if (page.complete) return undefined;
+    length = ids.length;
+  }
 }
 
 export function planSpace(db: Db, req: PlanRequest): SpacePlan {
@@ -127,12 +162,12 @@ export function planSpace(db: Db, req: PlanRequest): SpacePlan {
   if (fitsAfter(0)) return { fits: true, victims: [], drop: junk.map((b) => b.key), freed: junkBytes };
   // Never evict anyone's cart for a cart that may turn out too large for the volume.
   if (unknownSizes(db, req.cartId)) return { fits: false, why: 'sizes', available: available + junkBytes };
-  const all = candidates(db, req.now, req.bufferMs);
+  const found = enoughPrefix(db, req, fitsAfter);
+  if (!found) return { fits: false, why: 'later', available: available + junkBytes };
+  const { all } = found;
   const ids = all.map((c) => c.id);
-  if (!fitsAfter(sum(freeable(db, ids)))) return { fits: false, why: 'later', available: available + junkBytes };
-  // Evicting more carts never frees less, so the shortest sufficient LRU prefix is found by bisection.
-  let lo = 1;
-  let hi = all.length;
+  let hi = found.length;
+  let lo = Math.max(1, (hi >> 1) + 1);
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (fitsAfter(sum(freeable(db, ids.slice(0, mid))))) hi = mid;

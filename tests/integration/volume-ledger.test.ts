@@ -102,6 +102,25 @@ describe('which ready carts an eviction picks', () => {
     expect(plan).toEqual({ fits: true, victims: [], drop: [key(2)], freed: 3 * MiB });
   });
 
+  test('among more ready carts than one read of candidates holds, still the least recently used, counting uses not yet written', () => {
+    const db = freshDb();
+    const n = 700; // more than the first read (256) and than two doublings of what is needed
+    const ids = Array.from({ length: n }, (_, i) => addCart(db, `c${i}`, { lastUsedAt: 1000 + i, files: [[key(i + 1), MiB]] }));
+    // c3 was polled after every other cart, and this process has not written that use yet.
+    const moved = ids[3] as number;
+    db.uses = { record: () => undefined, unwrittenAt: (id) => (id === moved ? 5000 : undefined) };
+    const order = ids.map((_, i) => `c${i}`).filter((uid) => uid !== 'c3');
+    // As many as the first read holds: c3's unwritten use puts it after carts that read left out.
+    expect(victimsOf(db, request({ size: 256 * MiB, capacity: n * MiB }))).toEqual(order.slice(0, 256));
+    // Room for 300 more files: the 300 least recently used go, c3 not among them.
+    expect(victimsOf(db, request({ size: 300 * MiB, capacity: n * MiB }))).toEqual(order.slice(0, 300));
+    // All but one: c3, used last, is the one that stays.
+    expect(victimsOf(db, request({ size: (n - 1) * MiB, capacity: n * MiB }))).toEqual(order);
+    // More than every evictable cart frees: a later matter, not a wrong pick.
+    db.sqlite.prepare('UPDATE carts SET readers = 1 WHERE id = ?').run(ids[0]);
+    expect(victimsOf(db, request({ size: n * MiB, capacity: n * MiB }))).toEqual(['no room: later']);
+  });
+
   test('a cart larger than the volume has no room, ever, and evicts nobody; unknown sizes are learned first', () => {
     const db = freshDb();
     addCart(db, 'A', { lastUsedAt: 10, files: [[key(1), 5 * MiB]] });
