@@ -97,10 +97,10 @@ function candidates(db: Db, now: number, bufferMs: number, limit: number): { row
   const complete = rows.length < limit;
   const uses = db.uses;
   if (!uses) return { rows, complete };
-  // Carts not read may have been used before a use not yet written: a cart moved past the last
-  // row read is left for a longer read, where its place is known.
+  // Carts not read may have been used before a use not yet written: a cart moved to or past
+  // the last row read (a tie is ordered by id, unknown here) is left for a longer read.
   const last = rows.at(-1)?.lastUsedAt ?? cutoff;
-  const until = complete ? cutoff : Math.min(cutoff, last);
+  const until = complete ? cutoff : Math.min(cutoff, last - 1);
   let moved = false;
   const seen = rows.flatMap((r) => {
     const at = uses.unwrittenAt(r.id);
