@@ -64,7 +64,7 @@ describe.each(RUNNERS)('archive faults, with the %s runner', (runner) => {
     const brokenOff = kind === 'reset' || kind === 'truncate';
     if (brokenOff) expect(bad.message).toContain(`; resumed ${MAX_RESUMES} times`);
     expect(archive.stats(failing.id).get).toBe(brokenOff ? RETRIES * (1 + MAX_RESUMES) : RETRIES);
-    const resumedGets = archive.requests.filter((r) => r.id === passing.id && r.method === 'GET' && r.byteRange !== undefined);
+    const resumedGets = archive.rangesAsked(passing.id).filter((range) => range !== undefined);
     expect(resumedGets).toHaveLength(brokenOff ? 2 : 0);
   });
 

@@ -253,6 +253,11 @@ export class ArchiveServer {
     return { total, byId };
   }
 
+  /** The byte_range of every GET of `id` so far, in order (undefined: the whole file asked for). */
+  rangesAsked(id: Id): (string | undefined)[] {
+    return this.requests.filter((r) => r.id === String(id) && r.method === 'GET').map((r) => r.byteRange);
+  }
+
   resetStats(): void {
     this.counts = new Map();
     this.requests.length = 0;
