@@ -128,6 +128,11 @@ export function freeable(db: Db, victimIds: readonly number[]): KeySize[] {
     .all(ids, ids) as KeySize[];
 }
 
+/** Would evicting the carts `ids` free enough for the request (`fitsAfter` the bytes they free)? */
+function evictingFrees(db: Db, ids: readonly number[], fitsAfter: (freed: number) => boolean): boolean {
+  return fitsAfter(sum(freeable(db, ids)));
+}
+
 /**
  * The candidates in LRU order and the length of a prefix of them whose eviction frees enough
  * (its half does not), or undefined when evicting every candidate would not. Evicting more
@@ -140,7 +145,7 @@ function enoughPrefix(db: Db, req: PlanRequest, fitsAfter: (freed: number) => bo
   for (let limit = FIRST_PAGE; ; limit *= PAGE_GROWTH) {
     const page = candidates(db, req.now, req.bufferMs, limit);
     const ids = page.rows.map((c) => c.id);
-    const enough = (k: number): boolean => fitsAfter(sum(freeable(db, ids.slice(0, k))));
+    const enough = (k: number): boolean => evictingFrees(db, ids.slice(0, k), fitsAfter);
     while (length < ids.length && !enough(length)) length *= 2;
     if (length < ids.length) return { all: page.rows, length };
     if (ids.length > 0 && enough(ids.length)) return { all: page.rows, length: ids.length };
@@ -170,14 +175,14 @@ export function planSpace(db: Db, req: PlanRequest): SpacePlan {
   let lo = Math.max(1, (hi >> 1) + 1);
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (fitsAfter(sum(freeable(db, ids.slice(0, mid))))) hi = mid;
+    if (evictingFrees(db, ids.slice(0, mid), fitsAfter)) hi = mid;
     else lo = mid + 1;
   }
   // Spare the carts in that prefix whose eviction frees nothing the others do not (their bytes are shared with carts that stay).
   let victims = all.slice(0, lo);
   for (const v of [...victims].reverse()) {
     const without = victims.filter((x) => x !== v);
-    if (fitsAfter(sum(freeable(db, without.map((x) => x.id))))) victims = without;
+    if (evictingFrees(db, without.map((x) => x.id), fitsAfter)) victims = without;
   }
   const freed = freeable(db, victims.map((v) => v.id));
   return { fits: true, victims, drop: [...junk, ...freed].map((b) => b.key), freed: junkBytes + sum(freed) };
