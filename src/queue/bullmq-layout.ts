@@ -6,14 +6,15 @@ import type { ConnectionOptions, JobsOptions } from 'bullmq';
  * as `{prefix}:cartd:...`.
  */
 
-/** One job per file to stage (and a per-cart "gate" job, see CartFlows.submit). */
+/** Jobs staging a cart's files, a group of files each (and a per-cart "gate" job, see CartFlows.submit). */
 export const STAGE_QUEUE = 'stage';
 /** One "finish cart" job per cart: the parent of its file jobs. */
 export const FINISH_QUEUE = 'finish';
 
 export interface StageJobData {
   readonly cartId: number;
-  readonly fileId: number;
+  /** Staged one after another; a job of one file waits as a delayed job when it must wait. */
+  readonly fileIds: readonly number[];
 }
 
 export interface FinishJobData {
@@ -24,15 +25,32 @@ export interface FinishJobData {
 /**
  * Job ids carry the cart's generation (bumped whenever a cart is sent back to staging):
  * BullMQ silently ignores an add whose id already exists, so a re-staged cart needs new ids.
+ * A file job is named after its cart and its first file; `round` > 0 when the finish job
+ * queues leftovers again.
  */
 export const cartJobId = (cartId: number, generation: number): string => `cart-${cartId}-g${generation}`;
-export const fileJobId = (fileId: number, generation: number, round = 0): string => `file-${fileId}-g${generation}${round > 0 ? `-r${round}` : ''}`;
+export const filesJobId = (cartId: number, generation: number, firstFileId: number, round = 0): string =>
+  `files-${cartId}-g${generation}-${firstFileId}${round > 0 ? `-r${round}` : ''}`;
+/** A file of a group that must wait (tape, a fault to retry, space) goes on as a job of its own. */
+export const ownJobId = (groupJobId: string, fileId: number): string => `${groupJobId}-f${fileId}`;
 export const gateJobId = (cartId: number, generation: number): string => `gate-${cartId}-g${generation}`;
 
-/** The file row id inside a file job's key (`{prefix}:stage:file-12-g0`), or undefined. */
-export function fileIdOfJobKey(key: string): number | undefined {
-  const m = /:file-(\d+)-g\d+(?:-r\d+)?$/.exec(key);
-  return m ? Number(m[1]) : undefined;
+/**
+ * Files per job: one each for a cart of up to 2 x MIN_JOBS - 1 files; bigger carts share
+ * them out so that a cart still has at least MIN_JOBS jobs (as many files at once as that
+ * many worker slots can take), at most MAX_GROUP files a job. A job costs a few Redis round
+ * trips and scripts however small its file, so a cart of 2,000 small files is 65 jobs, not
+ * 2,000.
+ */
+export const MIN_JOBS = 64;
+export const MAX_GROUP = 32;
+
+/** `fileIds` in order, cut into the groups of one cart's file jobs. */
+export function fileGroups(fileIds: readonly number[]): number[][] {
+  const size = Math.max(1, Math.min(MAX_GROUP, Math.floor(fileIds.length / MIN_JOBS)));
+  const groups: number[][] = [];
+  for (let i = 0; i < fileIds.length; i += size) groups.push(fileIds.slice(i, i + size));
+  return groups;
 }
 
 /** Hash: cart id -> id of its current finish job (so DELETE finds the flow of a deleted cart). */
@@ -51,10 +69,16 @@ export const KEEP_FAILED = { age: 7 * 24 * 3600, count: 1000 } as const;
 /** Approximate cap of each queue's event stream (BullMQ's default is 10,000). */
 export const EVENTS_MAX_LEN = 1000;
 
-/** Unexpected crashes of a step (a bug, the database locked for too long) are retried by BullMQ. */
+/**
+ * Unexpected crashes of a step (a bug, the database locked for too long) are retried by
+ * BullMQ, backing off from this delay; a file of a group that crashes goes on as a job of
+ * its own after it.
+ */
+export const STEP_CRASH_DELAY_MS = 1000;
+
 export const STAGE_JOB_OPTIONS: JobsOptions = {
   attempts: 3,
-  backoff: { type: 'exponential', delay: 1000 },
+  backoff: { type: 'exponential', delay: STEP_CRASH_DELAY_MS },
   removeOnComplete: true,
   removeOnFail: KEEP_FAILED,
   // A file job that fails for good must not hold its cart forever: the finish job runs and

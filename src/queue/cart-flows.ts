@@ -11,9 +11,11 @@ import {
   cancelChannel,
   cartJobId,
   connectionOptions,
-  fileJobId,
+  fileGroups,
+  filesJobId,
   flowsKey,
   gateJobId,
+  ownJobId,
   type FinishJobData,
   type StageJobData,
 } from './bullmq-layout';
@@ -89,7 +91,7 @@ export class CartFlows {
         {
           name: 'gate',
           queueName: STAGE_QUEUE,
-          data: { cartId: cart.id, fileId: 0 } satisfies StageJobData,
+          data: { cartId: cart.id, fileIds: [] } satisfies StageJobData,
           opts: { ...STAGE_JOB_OPTIONS, jobId: gate, delay: GATE_SAFETY_DELAY_MS },
         },
       ],
@@ -101,15 +103,31 @@ export class CartFlows {
 
   /** Add file jobs under an existing finish job (`round` > 0: the finish job queues leftovers again). */
   async addFileJobs(cart: CartRef, fileIds: readonly number[], parent: ParentOptions, round = 0): Promise<void> {
-    for (let i = 0; i < fileIds.length; i += ADD_BATCH) {
+    const groups = fileGroups(fileIds);
+    for (let i = 0; i < groups.length; i += ADD_BATCH) {
       await this.stage.addBulk(
-        fileIds.slice(i, i + ADD_BATCH).map((fileId) => ({
+        groups.slice(i, i + ADD_BATCH).map((ids) => ({
           name: 'stage',
-          data: { cartId: cart.id, fileId },
-          opts: { ...STAGE_JOB_OPTIONS, jobId: fileJobId(fileId, cart.generation, round), parent },
+          data: { cartId: cart.id, fileIds: ids } satisfies StageJobData,
+          opts: { ...STAGE_JOB_OPTIONS, jobId: filesJobId(cart.id, cart.generation, ids[0] ?? 0, round), parent },
         })),
       );
     }
+  }
+
+  /**
+   * Files of the group job `groupJobId` that must wait (`delayMs`) go on as jobs of their
+   * own under the same finish job, added before the group's job completes so the cart
+   * cannot finish in between.
+   */
+  async addOwnJobs(groupJobId: string, cartId: number, parent: ParentOptions, files: readonly { fileId: number; delayMs: number }[]): Promise<void> {
+    await this.stage.addBulk(
+      files.map(({ fileId, delayMs }) => ({
+        name: 'stage',
+        data: { cartId, fileIds: [fileId] } satisfies StageJobData,
+        opts: { ...STAGE_JOB_OPTIONS, jobId: ownJobId(groupJobId, fileId), parent, delay: delayMs },
+      })),
+    );
   }
 
   /** Whether this generation of the cart still has a flow with work ahead of it. */

@@ -2,10 +2,10 @@ import { DelayedError, WaitingChildrenError, WaitingError, Worker, type Job } fr
 import { Redis } from 'ioredis';
 import os from 'node:os';
 import { CancelledError } from '../core/errors';
-import type { StagingDeps } from '../staging/deps';
+import type { StagingDeps, StepOutcome } from '../staging/deps';
 import { finishCart } from '../staging/finish-cart';
 import { stageFileStep } from '../staging/stage-file';
-import { FINISH_QUEUE, STAGE_QUEUE, cancelChannel, connectionOptions, fileIdOfJobKey, type FinishJobData, type StageJobData } from './bullmq-layout';
+import { FINISH_QUEUE, STAGE_QUEUE, STEP_CRASH_DELAY_MS, cancelChannel, connectionOptions, type FinishJobData, type StageJobData } from './bullmq-layout';
 import type { CartFlows } from './cart-flows';
 import { JobAborts } from './job-aborts';
 
@@ -96,20 +96,15 @@ export class StagingWorkers {
     }
   }
 
-  /** One step of one file. 'again' never holds the slot: the job waits as a delayed job. */
+  /** The steps of a job's files, one after another. 'again' never holds the slot. */
   private async stage(job: Job<StageJobData, string>, token: string | undefined, signal: AbortSignal | undefined): Promise<string> {
     if (job.name === 'gate') return 'gate';
-    const { cartId, fileId } = job.data;
+    const { cartId, fileIds } = job.data;
     const step = this.aborts.open(job.id ?? '', cartId, signal);
     try {
-      const outcome = await stageFileStep(this.deps, fileId, step.signal);
-      if (outcome.kind === 'again') {
-        await job.moveToDelayed(Date.now() + outcome.delayMs, token);
-        throw new DelayedError();
-      }
-      // No space: the cart failed as a whole; stop its other transfers wherever they run.
-      if (outcome.kind === 'cart-failed') await this.flows.publishCancel(cartId);
-      return outcome.kind;
+      const [only] = fileIds;
+      if (fileIds.length === 1 && only !== undefined) return await this.stageOne(job, token, only, step.signal);
+      return await this.stageGroup(job, fileIds, step.signal);
     } catch (err) {
       if (!(err instanceof CancelledError)) throw err;
       if (step.reason === 'shutdown') {
@@ -123,6 +118,51 @@ export class StagingWorkers {
     }
   }
 
+  /** A job of one file waits as a delayed job; a crash is retried by BullMQ (STAGE_JOB_OPTIONS). */
+  private async stageOne(job: Job<StageJobData, string>, token: string | undefined, fileId: number, signal: AbortSignal): Promise<string> {
+    const outcome = await stageFileStep(this.deps, fileId, signal);
+    if (outcome.kind === 'again') {
+      await job.moveToDelayed(Date.now() + outcome.delayMs, token);
+      throw new DelayedError();
+    }
+    // No space: the cart failed as a whole; stop its other transfers wherever they run.
+    if (outcome.kind === 'cart-failed') await this.flows.publishCancel(job.data.cartId);
+    return outcome.kind;
+  }
+
+  /**
+   * A group's files one after another. A file that must wait (tape, a fault to retry, room
+   * on the volume) or whose step crashed goes on as a job of its own, so the rest of the
+   * group does not wait for it; those jobs are added before this one completes.
+   */
+  private async stageGroup(job: Job<StageJobData, string>, fileIds: readonly number[], signal: AbortSignal): Promise<string> {
+    const { cartId } = job.data;
+    const later: { fileId: number; delayMs: number }[] = [];
+    for (const fileId of fileIds) {
+      if (signal.aborted) throw new CancelledError();
+      let outcome: StepOutcome;
+      try {
+        outcome = await stageFileStep(this.deps, fileId, signal);
+      } catch (err) {
+        if (err instanceof CancelledError) throw err;
+        this.deps.log.error({ err, cartId, fileId, job: job.id }, 'staging step crashed; the file goes on as a job of its own');
+        later.push({ fileId, delayMs: STEP_CRASH_DELAY_MS });
+        continue;
+      }
+      if (outcome.kind === 'again') later.push({ fileId, delayMs: outcome.delayMs });
+      if (outcome.kind === 'cart-failed') {
+        await this.flows.publishCancel(cartId);
+        return outcome.kind;
+      }
+    }
+    const parent = job.parent;
+    if (later.length > 0) {
+      if (job.id === undefined || parent?.id === undefined) throw new Error(`file job ${job.id ?? '?'} has no finish job to add its waiting files under`);
+      await this.flows.addOwnJobs(job.id, cartId, { id: parent.id, queue: parent.queueKey }, later);
+    }
+    return 'settled';
+  }
+
   /** All of a cart's file jobs ended: settle the cart `ready` or `error`, exactly once. */
   private async finish(job: Job<FinishJobData, string>, token: string | undefined): Promise<string> {
     const { cartId, generation } = job.data;
@@ -130,9 +170,11 @@ export class StagingWorkers {
     // A file job that crashed for good (not a fault of the archive: those complete).
     const failures = await job.getIgnoredChildrenFailures();
     for (const [key, reason] of Object.entries(failures)) {
-      const fileId = fileIdOfJobKey(key);
-      const file = fileId === undefined ? undefined : carts.file(fileId);
-      if (file?.status === 'pending') carts.markFailed(file.id, `file ${file.archiveId}: staging crashed (${reason})`, now());
+      const failed = await this.flows.stage.getJob(key.slice(key.lastIndexOf(':') + 1));
+      for (const fileId of failed?.data.fileIds ?? []) {
+        const file = carts.file(fileId);
+        if (file?.status === 'pending') carts.markFailed(file.id, `file ${file.archiveId}: staging crashed (${reason})`, now());
+      }
     }
     const cart = carts.getLive(cartId);
     if (cart?.status === 'staging' && cart.generation === generation) {

@@ -56,7 +56,7 @@ describeWithRedis('Redis stays bounded', () => {
     // The last finish jobs may still be completing when the carts are already ready.
     for (let i = 0; i < 100 && (await server.client.llen(`${prefix}:finish:active`)) > 0; i++) await sleep(20);
     const keys = await server.keys(prefix);
-    return { total: keys.length, fileJobs: keys.filter((k) => k.includes(':stage:file-')).length, keys };
+    return { total: keys.length, fileJobs: keys.filter((k) => k.includes(':stage:files-')).length, keys };
   }
 
   test(`after 1,000 carts complete, fewer than ${KEY_BOUND} keys under the prefix, and no more than after 500`, async () => {

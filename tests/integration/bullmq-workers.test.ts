@@ -148,8 +148,7 @@ describeWithRedis('cartd worker processes sharing one Redis, database and volume
     expect(closed).toEqual([true, true]);
     expect((await headCart(cartd.url, 'remote-delete')).code).toBe(404);
     const { server, prefix } = cartd.redis!;
-    const rows = cartd.running.cartd.state.carts.files(cart.id);
-    const ofCart = (k: string): boolean => k.includes(`:cart-${cart.id}-g`) || rows.some((r) => k.includes(`:file-${r.id}-g`));
+    const ofCart = (k: string): boolean => k.includes(`:cart-${cart.id}-g`) || k.includes(`:files-${cart.id}-g`);
     expect((await server.keys(prefix)).filter(ofCart)).toEqual([]);
     expect(tmpFiles().filter((p) => files.some((f) => p.includes(f.hashsum)))).toEqual([]);
   });

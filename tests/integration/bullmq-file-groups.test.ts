@@ -1,0 +1,171 @@
+/**
+ * With BullMQ, a big cart's files are staged by jobs of several files each (every job costs
+ * Redis round trips and scripts however small its file): a cart of 300 files is 75 jobs of
+ * 4. A file of a group that must wait (a tape recall, a fault to retry) goes on as a job of
+ * its own, so it holds back neither the rest of its group nor the cart; a DELETE stops a
+ * group half-way and leaves none of the cart's jobs behind; a worker stopped half-way
+ * through a group hands it back, and the next one pulls only what was not staged yet.
+ */
+import { openState } from '../../src/main/open-state';
+import { startArchiveServer, type ArchiveServer } from '../support/archive-server';
+import { archiveFile, cartBody, headCart, postCart, startCartd, waitForCart, type CartdHarness, type TestFile } from '../support/cartd-harness';
+import { describeWithRedis } from '../support/redis';
+import { extractWith } from '../support/tar-readers';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+jest.setTimeout(60_000);
+
+describeWithRedis('BullMQ jobs of several files', () => {
+  let archive: ArchiveServer;
+  let cartd: CartdHarness;
+
+  beforeAll(async () => {
+    archive = await startArchiveServer();
+    cartd = await startCartd({ archive, runner: 'bullmq' });
+  });
+  afterAll(async () => {
+    await cartd?.close();
+    await archive?.close();
+  });
+
+  async function manyFiles(tag: string, n: number): Promise<TestFile[]> {
+    const files: TestFile[] = [];
+    for (let i = 0; i < n; i++) files.push(await archiveFile(archive, `${tag}-${i}`, `${tag}/${i}.txt`, `${tag} file ${i}\n`));
+    return files;
+  }
+
+  /** The row id of every file of a live cart, by the archive's id. */
+  function rowIds(uid: string): { cartId: number; generation: number; byArchiveId: Map<string, number> } {
+    const { carts } = cartd.running.cartd.state;
+    const cart = carts.findLive(uid)!;
+    return { cartId: cart.id, generation: cart.generation, byArchiveId: new Map(carts.files(cart.id).map((f) => [f.archiveId, f.id])) };
+  }
+
+  /** Ids of the stage jobs added for a cart, from the queue's event stream (what a BullMQ dashboard shows). */
+  async function stageJobsAdded(cartId: number, generation: number): Promise<string[]> {
+    const { server, prefix } = cartd.redis!;
+    const entries = await server.client.xrange(`${prefix}:stage:events`, '-', '+');
+    const ids: string[] = [];
+    for (const [, fields] of entries) {
+      const event = new Map<string, string>();
+      for (let i = 0; i + 1 < fields.length; i += 2) event.set(fields[i]!, fields[i + 1]!);
+      const jobId = event.get('jobId') ?? '';
+      if (event.get('event') === 'added' && jobId.startsWith(`files-${cartId}-g${generation}-`)) ids.push(jobId);
+    }
+    return ids;
+  }
+
+  async function tarOf(uid: string): Promise<Map<string, Buffer>> {
+    const res = await fetch(new URL(`${uid}?filename=${uid}.tar`, cartd.url));
+    expect(res.status).toBe(200);
+    return extractWith('gnutar', Buffer.from(await res.arrayBuffer()));
+  }
+
+  test('a cart of 300 files is staged by 75 jobs of 4: every file pulled once, the tarball holds every file', async () => {
+    const files = await manyFiles('g300', 300);
+    expect((await postCart(cartd.url, 'groups-300', cartBody(files))).code).toBe(201);
+    const { cartId, generation } = rowIds('groups-300');
+    const final = await waitForCart(cartd.url, 'groups-300');
+    expect([final.status, final.message, final.headers.get('X-Cartd-Files-Staged')]).toEqual(['ready', '', '300/300']);
+
+    expect(await stageJobsAdded(cartId, generation)).toHaveLength(75);
+    for (const f of files) expect(archive.stats(f.id).get).toBe(1);
+    const tar = await tarOf('groups-300');
+    expect(tar.size).toBe(300);
+    for (const f of files) expect(tar.get(`groups-300/${f.path}`)?.equals(f.data)).toBe(true);
+  });
+
+  test('a file of a group that must wait goes on as a job of its own: the rest of the cart is staged meanwhile', async () => {
+    // 130 files: jobs of 2. The second file of the first job is on tape (on disk 4 s after its
+    // recall), the sixth (second of the third job) fails twice before it is served.
+    const files = await manyFiles('gw', 130);
+    const onTape = files[1]!;
+    const faulty = files[5]!;
+    archive.setMedia(onTape.id, 'tape', 4000);
+    archive.fault(faulty.id, '500', { times: 2 });
+    expect((await postCart(cartd.url, 'groups-wait', cartBody(files))).code).toBe(201);
+    const { cartId, generation, byArchiveId } = rowIds('groups-wait');
+
+    // Every file but the tape one is staged while the tape file is still on its way.
+    let staged = '';
+    for (let i = 0; i < 200 && staged !== '129/130'; i++) {
+      await sleep(25);
+      staged = (await headCart(cartd.url, 'groups-wait')).headers.get('X-Cartd-Files-Staged') ?? '';
+    }
+    expect(staged).toBe('129/130');
+    expect((await archive.info(onTape.id))?.media).toBe('tape');
+
+    const final = await waitForCart(cartd.url, 'groups-wait');
+    expect([final.status, final.message, final.headers.get('X-Cartd-Files-Staged')]).toEqual(['ready', '', '130/130']);
+    expect(archive.stats(onTape.id).post).toBe(1);
+    expect(archive.stats(faulty.id).get).toBe(3);
+    for (const f of files) if (f !== onTape && f !== faulty) expect(archive.stats(f.id).get).toBe(1);
+    const jobs = await stageJobsAdded(cartId, generation);
+    const firstJob = `files-${cartId}-g${generation}-${byArchiveId.get(String(files[0]!.id))}`;
+    const thirdJob = `files-${cartId}-g${generation}-${byArchiveId.get(String(files[4]!.id))}`;
+    expect(jobs).toEqual(expect.arrayContaining([firstJob, `${firstJob}-f${byArchiveId.get(String(onTape.id))}`, `${thirdJob}-f${byArchiveId.get(String(faulty.id))}`]));
+    expect(jobs).toHaveLength(65 + 2);
+    const tar = await tarOf('groups-wait');
+    for (const f of files) expect(tar.get(`groups-wait/${f.path}`)?.equals(f.data)).toBe(true);
+  });
+
+  test('DELETE in the middle of a grouped cart: its transfers end within 1 s and none of its jobs is left in Redis', async () => {
+    const files = await manyFiles('gd', 200);
+    // Every file is slow and one is on tape: jobs are running, waiting and delayed when the DELETE comes.
+    for (const f of files) archive.fault(f.id, 'throttle', { bytesPerSec: 4 });
+    archive.setMedia(files[0]!.id, 'tape', 60_000);
+    expect((await postCart(cartd.url, 'groups-delete', cartBody(files))).code).toBe(201);
+    const { cartId, generation } = rowIds('groups-delete');
+    for (let i = 0; i < 200 && archive.openTransfers() < 8; i++) await sleep(25);
+    expect(archive.openTransfers()).toBe(8);
+
+    const deletedAt = Date.now();
+    expect((await fetch(new URL('groups-delete', cartd.url), { method: 'DELETE' })).status).toBe(200);
+    expect(await archive.waitForTransfersClosed(undefined, Math.max(0, 1000 - (Date.now() - deletedAt)))).toBe(true);
+    expect((await headCart(cartd.url, 'groups-delete')).code).toBe(404);
+    const { server, prefix } = cartd.redis!;
+    const isOfCart = (jobId: string): boolean => jobId === `cart-${cartId}-g${generation}` || jobId.startsWith(`files-${cartId}-g${generation}-`);
+    expect((await server.keys(prefix)).filter((k) => k.split(':').some(isOfCart))).toEqual([]);
+    // Nothing of the cart runs later: the archive hears no more about its files.
+    const asked = archive.requests.length;
+    await sleep(1000);
+    const ids = new Set(files.map((f) => String(f.id)));
+    expect(archive.requests.slice(asked).filter((r) => ids.has(r.id))).toEqual([]);
+  });
+
+  test('a worker stopped in the middle of its jobs hands them back: the next one pulls only the files not staged yet', async () => {
+    const first = await startCartd({ archive, runner: 'bullmq' });
+    let second: CartdHarness | undefined;
+    try {
+      // 256 files (jobs of 4), each about half a second on its first GET: jobs are half done when the worker stops.
+      const files = await manyFiles('gk', 256);
+      for (const f of files) archive.fault(f.id, 'throttle', { bytesPerSec: 24, times: 1 });
+      expect((await postCart(first.url, 'groups-handback', cartBody(files))).code).toBe(201);
+      const stagedCount = async (url: string): Promise<number> => Number(((await headCart(url, 'groups-handback')).headers.get('X-Cartd-Files-Staged') ?? '0/').split('/')[0]);
+      for (let i = 0; i < 400 && (await stagedCount(first.url)) < 16; i++) await sleep(25);
+      await first.stop();
+      const state = openState(first.config, { migrate: 'never' });
+      const cart = state.carts.findLive('groups-handback')!;
+      const stagedBefore = new Set(state.carts.files(cart.id).filter((f) => f.status === 'staged').map((f) => f.archiveId));
+      state.db.close();
+      for (const f of files) archive.clearFaults(f.id); // the rest goes quickly
+      expect(stagedBefore.size).toBeGreaterThanOrEqual(16);
+      expect(stagedBefore.size).toBeLessThan(256);
+
+      second = await startCartd({ archive, dir: first.dir, runner: 'bullmq', redis: first.redis!.server, prefix: first.redis!.prefix });
+      const final = await waitForCart(second.url, 'groups-handback');
+      expect([final.status, final.message, final.headers.get('X-Cartd-Files-Staged')]).toEqual(['ready', '', '256/256']);
+      // Staged before the stop: never asked for again. The others: once, or twice if their pull was cut by the stop.
+      for (const f of files) expect(archive.stats(f.id).get).toBeLessThanOrEqual(stagedBefore.has(String(f.id)) ? 1 : 2);
+      const again = files.filter((f) => archive.stats(f.id).get === 2);
+      expect(again.length).toBeLessThanOrEqual(8);
+      const res = await fetch(new URL('groups-handback?filename=h.tar', second.url));
+      const tar = extractWith('gnutar', Buffer.from(await res.arrayBuffer()));
+      for (const f of files) expect(tar.get(`h/${f.path}`)?.equals(f.data)).toBe(true);
+    } finally {
+      await second?.close();
+      await first.close();
+    }
+  });
+});
