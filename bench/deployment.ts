@@ -48,7 +48,8 @@ async function workersConnected(redis: RedisServer, pid: number, proc: Proc, tim
   const suffix = `:w:${os.hostname()}:${pid}`;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (proc.child.exitCode !== null) throw new Error(`${proc.role} exited:\n${proc.log().slice(-4000)}`);
+    const { exitCode, signalCode } = proc.child;
+    if (exitCode !== null || signalCode !== null) throw new Error(`${proc.role} exited (code ${exitCode}, signal ${signalCode}):\n${proc.log().slice(-4000)}`);
     const list = String(await redis.client.call('CLIENT', 'LIST'));
     const names = list.split('\n').filter((line) => line.includes(suffix));
     if (names.length >= 2) return;
