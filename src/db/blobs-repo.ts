@@ -1,7 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { placeholder as ph, writeTx, type Db, type Drizzle } from './open';
 import { blobs, carts } from './schema';
-import { NEEDED, planSpace, type EvictionVictim, type NoRoomReason, type PlanRequest, type SpacePlan } from './space-plan';
+import { NEEDED, planApplied, planSpace, type EvictionVictim, type NoRoomReason, type PlanRequest, type SpacePlan } from './space-plan';
 
 export type BlobState = 'reserved' | 'present' | 'dropping';
 
@@ -104,6 +104,7 @@ export class BlobsRepo {
           .run();
       }
       this.markDropping(plan.drop, req.owner, req.now, req.now + req.leaseMs);
+      planApplied(this.db, plan);
       this.q.reserve.run({ key: req.key, size: req.size, now: req.now, owner: req.owner, until: req.now + req.leaseMs });
       return { outcome: 'reserved', takenFrom: row?.owner ?? null, evicted: plan.victims, dropping: plan.drop, freed: plan.freed };
     });

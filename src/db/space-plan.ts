@@ -71,9 +71,35 @@ function unknownSizes(db: Db, cartId: number): boolean {
   return db.stmt(`SELECT 1 FROM files WHERE cart_id = ? AND size IS NULL AND status = 'pending' LIMIT 1`).get(cartId) !== undefined;
 }
 
-/** Present blobs that no staging or ready cart needs (left by failed or removed carts). */
+/** Per database connection: the garbage epoch at which a search found no garbage. */
+const noGarbageAt = new WeakMap<Db, number>();
+
+/**
+ * Present blobs that no staging or ready cart needs (left by failed or removed carts), but
+ * `key`. The search reads every present blob (seconds on a volume of a million files), so
+ * it is skipped while the garbage epoch (volume_totals, moved by triggers whenever garbage
+ * may have appeared, in this process or another) has not moved since one found none.
+ */
 function garbage(db: Db, key: string): KeySize[] {
-  return db.stmt(`SELECT b.key, b.size FROM blobs b WHERE b.state = 'present' AND b.key != ? AND NOT ${NEEDED('b.key')}`).all(key) as KeySize[];
+  const epoch = garbageEpoch(db);
+  if (noGarbageAt.get(db) === epoch) return [];
+  const all = db.stmt(`SELECT b.key, b.size FROM blobs b WHERE b.state = 'present' AND NOT ${NEEDED('b.key')}`).all() as KeySize[];
+  if (all.length === 0) noGarbageAt.set(db, epoch);
+  return all.filter((b) => b.key !== key);
+}
+
+function garbageEpoch(db: Db): number {
+  return (db.stmt(`SELECT garbage_epoch AS e FROM volume_totals WHERE id = 1`).get() as { e: number } | undefined)?.e ?? 0;
+}
+
+/**
+ * Call in the write transaction that applied a fitting `plan` (carts evicted, `drop` marked
+ * dropping): when it dropped or evicted anything, it took every unneeded file there was and
+ * every one its evictions made, so none is left, whatever the triggers counted meanwhile.
+ * (Without this, each eviction's own count would send the next reservation searching.)
+ */
+export function planApplied(db: Db, plan: SpacePlan): void {
+  if (plan.fits && (plan.victims.length > 0 || plan.drop.length > 0)) noGarbageAt.set(db, garbageEpoch(db));
 }
 
 /** Candidates read at first; each further read takes this many times more (see candidates). */

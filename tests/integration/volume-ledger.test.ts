@@ -102,6 +102,66 @@ describe('which ready carts an eviction picks', () => {
     expect(plan).toEqual({ fits: true, victims: [], drop: [key(2)], freed: 3 * MiB });
   });
 
+  test('bytes that become unneeded after a search found none are still dropped first: a cart failing, deleted in another process, a file nobody needs', () => {
+    const db = freshDb();
+    const other = databases.open(db.sqlite.name); // another process's connection to the same file
+    addCart(db, 'A', { lastUsedAt: 10, files: [[key(1), 3 * MiB]] });
+    addCart(db, 'B', { lastUsedAt: 20, files: [[key(2), 3 * MiB]] });
+    addCart(db, 'C', { lastUsedAt: 30, files: [[key(3), 2 * MiB]] });
+    const req = request({ capacity: 8 * MiB });
+    expect(victimsOf(db, req)).toEqual(['A']); // no garbage: the search found none
+    db.sqlite.prepare(`UPDATE carts SET status = 'error' WHERE uid = 'B'`).run();
+    expect(planSpace(db, req)).toEqual({ fits: true, victims: [], drop: [key(2)], freed: 3 * MiB });
+    db.sqlite.prepare(`DELETE FROM blobs WHERE key = ?`).run(key(2)); // as the plan's caller drops it
+    expect(victimsOf(db, request({ capacity: 6 * MiB }))).toEqual(['A']);
+    other.sqlite.prepare(`UPDATE carts SET deleted_at = 5 WHERE uid = 'C'`).run();
+    expect(planSpace(db, request({ capacity: 7 * MiB }))).toEqual({ fits: true, victims: [], drop: [key(3)], freed: 2 * MiB });
+    db.sqlite.prepare(`DELETE FROM blobs WHERE key = ?`).run(key(3));
+    // A file made present for a cart deleted while it was being pulled.
+    other.sqlite.prepare(`INSERT INTO blobs (key, size, state, created_at) VALUES (?, ?, 'reserved', 0)`).run(key(4), 4 * MiB);
+    expect(victimsOf(db, request({ capacity: 8 * MiB }))).toEqual(['A']);
+    other.sqlite.prepare(`UPDATE blobs SET state = 'present' WHERE key = ?`).run(key(4));
+    expect(planSpace(db, request({ capacity: 8 * MiB }))).toEqual({ fits: true, victims: [], drop: [key(4)], freed: 4 * MiB });
+  });
+
+  test('the search for unneeded bytes is not repeated while nothing could have made any', () => {
+    const db = freshDb();
+    addCart(db, 'A', { lastUsedAt: 10, files: [[key(1), 3 * MiB]] });
+    addCart(db, 'B', { lastUsedAt: 20, files: [[key(2), 3 * MiB]] });
+    const req = request({ capacity: 6 * MiB });
+    expect(victimsOf(db, req)).toEqual(['A']);
+    // Garbage made behind the triggers' back (they are what tells a search is due) goes unseen...
+    const triggers = db.sqlite.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%garbage%'`).all() as { name: string; sql: string }[];
+    expect(triggers.length).toBeGreaterThan(0);
+    for (const t of triggers) db.sqlite.exec(`DROP TRIGGER ${t.name}`);
+    db.sqlite.prepare(`UPDATE carts SET status = 'error' WHERE uid = 'B'`).run();
+    expect(victimsOf(db, req)).toEqual(['A']);
+    // ...until the epoch moves.
+    db.sqlite.exec(`UPDATE volume_totals SET garbage_epoch = garbage_epoch + 1`);
+    expect(planSpace(db, req)).toEqual({ fits: true, victims: [], drop: [key(2)], freed: 3 * MiB });
+    for (const t of triggers) db.sqlite.exec(t.sql);
+  });
+
+  test('an eviction leaves no unneeded bytes behind: the reservation after it does not search for them again', () => {
+    const db = freshDb();
+    const blobs = new BlobsRepo(db);
+    addCart(db, 'A', { lastUsedAt: 10, files: [[key(1), 3 * MiB]] });
+    addCart(db, 'B', { lastUsedAt: 20, files: [[key(2), 3 * MiB]] });
+    addCart(db, 'C', { lastUsedAt: 30, files: [[key(3), 3 * MiB]] });
+    const reserve = (k: string): ReturnType<BlobsRepo['tryReserve']> =>
+      blobs.tryReserve({ ...request({ key: k, capacity: 9 * MiB }), owner: 'me', leaseMs: 60_000, isStale: () => false });
+    const first = reserve(key(100));
+    expect(first.outcome === 'reserved' && first.evicted.map((v) => v.uid)).toEqual(['A']);
+    blobs.finishDrop(key(1)); // as the volume does once A's file is removed
+    // With the triggers gone, garbage made now goes unseen: proof that no search runs...
+    const triggers = db.sqlite.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%garbage%'`).all() as { name: string; sql: string }[];
+    for (const t of triggers) db.sqlite.exec(`DROP TRIGGER ${t.name}`);
+    db.sqlite.prepare(`UPDATE carts SET status = 'error' WHERE uid = 'C'`).run();
+    const second = reserve(key(101));
+    expect(second.outcome === 'reserved' && second.evicted.map((v) => v.uid)).toEqual(['B']);
+    for (const t of triggers) db.sqlite.exec(t.sql);
+  });
+
   test('among more ready carts than one read of candidates holds, still the least recently used, counting uses not yet written', () => {
     const db = freshDb();
     const n = 700; // more than the first read (256) and than two doublings of what is needed
