@@ -204,12 +204,45 @@ export function planSpace(db: Db, req: PlanRequest): SpacePlan {
     if (evictingFrees(db, ids.slice(0, mid), fitsAfter)) hi = mid;
     else lo = mid + 1;
   }
-  // Spare the carts in that prefix whose eviction frees nothing the others do not (their bytes are shared with carts that stay).
-  let victims = all.slice(0, lo);
-  for (const v of [...victims].reverse()) {
-    const without = victims.filter((x) => x !== v);
-    if (evictingFrees(db, without.map((x) => x.id), fitsAfter)) victims = without;
+  const { victims, freed, freedBytes } = spareNeedless(db, all.slice(0, lo), fitsAfter);
+  return { fits: true, victims, drop: [...junk.map((b) => b.key), ...freed.keys()], freed: junkBytes + freedBytes };
+}
+
+/**
+ * Spare the carts of `prefix` (newest first) whose eviction the room does not need: their
+ * bytes are shared with carts that stay, or the others free enough without them. Sparing a
+ * cart keeps every byte it names, so what the rest frees is what the whole prefix frees less
+ * those bytes: one read of the prefix's freeable bytes and who names them, then no query per
+ * cart (a thousand carts evicted for one large file took seconds of queries).
+ */
+function spareNeedless(
+  db: Db,
+  prefix: readonly EvictionVictim[],
+  fitsAfter: (freed: number) => boolean,
+): { victims: EvictionVictim[]; freed: Map<string, number>; freedBytes: number } {
+  const ids = JSON.stringify(prefix.map((v) => v.id));
+  const rows = db.stmt(
+      `SELECT b.key, b.size, f.cart_id AS cartId FROM json_each(?) v
+       JOIN files f ON f.cart_id = v.value
+       JOIN blobs b ON b.key = f.hashtype || '-' || f.hashsum
+       WHERE b.state = 'present' AND NOT ${NEEDED('b.key', '?')}`,
+    )
+    .all(ids, ids) as (KeySize & { cartId: number })[];
+  const freed = new Map<string, number>();
+  const keysOf = new Map<number, string[]>();
+  for (const r of rows) {
+    freed.set(r.key, r.size);
+    keysOf.set(r.cartId, [...(keysOf.get(r.cartId) ?? []), r.key]);
   }
-  const freed = freeable(db, victims.map((v) => v.id));
-  return { fits: true, victims, drop: [...junk, ...freed].map((b) => b.key), freed: junkBytes + sum(freed) };
+  let freedBytes = [...freed.values()].reduce((n, size) => n + size, 0);
+  const spared = new Set<number>();
+  for (const v of [...prefix].reverse()) {
+    const kept = new Set((keysOf.get(v.id) ?? []).filter((k) => freed.has(k)));
+    const keptBytes = [...kept].reduce((n, k) => n + (freed.get(k) ?? 0), 0);
+    if (!fitsAfter(freedBytes - keptBytes)) continue;
+    spared.add(v.id);
+    for (const k of kept) freed.delete(k);
+    freedBytes -= keptBytes;
+  }
+  return { victims: prefix.filter((v) => !spared.has(v.id)), freed, freedBytes };
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { BlobsRepo } from '../../src/db/blobs-repo';
 import type { Db } from '../../src/db/open';
-import { planSpace, type PlanRequest } from '../../src/db/space-plan';
+import { freeable, planSpace, type PlanRequest } from '../../src/db/space-plan';
 import { tempDatabases } from '../support/temp-databases';
 
 const MiB = 1024 * 1024;
@@ -160,6 +160,46 @@ describe('which ready carts an eviction picks', () => {
     const second = reserve(key(101));
     expect(second.outcome === 'reserved' && second.evicted.map((v) => v.uid)).toEqual(['B']);
     for (const t of triggers) db.sqlite.exec(t.sql);
+  });
+
+  test('carts sharing bytes in every way: the fewest least recently used carts that make room, as one cart at a time would pick them', () => {
+    // A reference that asks the database what each set of carts frees, one set at a time:
+    // the shortest LRU prefix that makes room, then, newest first, every cart the rest can do without.
+    let seed = 7;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let round = 0; round < 40; round++) {
+      const db = freshDb();
+      const sizeOf = (k: number): number => (1 + (k % 4)) * MiB;
+      const ready: string[] = [];
+      for (let c = 0; c < 14; c++) {
+        const keys = [...new Set(Array.from({ length: 1 + random(3) }, () => 1 + random(12)))];
+        const staging = random(5) === 0;
+        addCart(db, `c${c}`, { status: staging ? 'staging' : 'ready', lastUsedAt: 10 + random(1000) * 16 + c, files: keys.map((k) => [key(k), sizeOf(k)] as const) });
+        if (!staging) ready.push(`c${c}`);
+      }
+      const stored = new BlobsRepo(db).totalBytes();
+      const req = request({ size: (1 + random(Math.min(10, stored / MiB))) * MiB, capacity: stored });
+      const lru = db.sqlite.prepare(`SELECT id, uid FROM carts WHERE status = 'ready' ORDER BY last_used_at, id`).all() as { id: number; uid: string }[];
+      const frees = (ids: readonly number[]): number => freeable(db, ids).reduce((n, b) => n + b.size, 0);
+      const fits = (ids: readonly number[]): boolean => stored - frees(ids) + req.size <= req.capacity;
+      let length = 1;
+      while (length <= lru.length && !fits(lru.slice(0, length).map((c) => c.id))) length++;
+      let expected: string[] | 'later' = 'later';
+      if (length <= lru.length) {
+        let victims = lru.slice(0, length);
+        for (const v of [...victims].reverse()) {
+          const without = victims.filter((x) => x !== v);
+          if (fits(without.map((x) => x.id))) victims = without;
+        }
+        expected = victims.map((v) => v.uid);
+      }
+      const plan = planSpace(db, req);
+      expect({ round, victims: plan.fits ? plan.victims.map((v) => v.uid) : plan.why }).toEqual({ round, victims: expected });
+      if (plan.fits) expect(plan.freed).toBe(frees(plan.victims.map((v) => v.id)));
+    }
   });
 
   test('among more ready carts than one read of candidates holds, still the least recently used, counting uses not yet written', () => {
