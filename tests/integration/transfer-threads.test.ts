@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { CancelledError, TransferError } from '../../src/core/errors';
 import { TransferThreads } from '../../src/main/transfer-threads';
 import { startArchiveServer, type ArchiveServer } from '../support/archive-server';
@@ -111,6 +112,32 @@ test('cancelling stops the transfer on the thread and rejects with CancelledErro
   expect(size).toBeLessThan(data.length);
   await new Promise((r) => setTimeout(r, 300));
   expect(existsSync(temp) ? readFileSync(temp).length : 0).toBe(size);
+});
+
+test('a thread that dies in the middle of a transfer fails it as a retryable fault, and the next transfer gets a new thread', async () => {
+  const dying = new TransferThreads({ url: archive.url, timeoutMs: 1000, maxSockets: 8, resumeDelayMs: 50 }, 1);
+  const workers = (): Worker[] => (dying as unknown as { slots: { worker: Worker }[] }).slots.map((s) => s.worker);
+  try {
+    const { req } = await file('dies');
+    archive.fault('dies', 'throttle', { times: 1, bytesPerSec: 256 * 1024 });
+    const pulling = dying.pull(req);
+    for (let i = 0; i < 100 && archive.openTransfers('dies') === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(archive.openTransfers('dies')).toBe(1);
+    // What a crash or an out-of-memory abort of the thread looks like from the event loop: it ends.
+    const [first] = workers();
+    await first?.terminate();
+    const err: unknown = await pulling.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransferError);
+    expect((err as TransferError).retryable).toBe(true);
+    expect((err as Error).message).toBe('transfer thread stopped: exit code 1');
+    const next = await file('after-death');
+    await dying.pull(next.req);
+    expect(readFileSync(next.temp).equals(data)).toBe(true);
+    expect(workers()).toHaveLength(1);
+    expect(workers()[0]).not.toBe(first);
+  } finally {
+    await dying.close();
+  }
 });
 
 test('a transfer asked of closed threads is cancelled', async () => {

@@ -6,6 +6,7 @@
  */
 import { statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import { CartsRepo } from '../../src/db/carts-repo';
 import type { Db } from '../../src/db/open';
@@ -87,6 +88,22 @@ test('close writes every use still held', async () => {
   // Closed: a later use is written on the spot.
   carts.touch(ids[0] as number, 9_000_000);
   expect(lastUsed(other, ids[0] as number)).toBe(9_000_000);
+});
+
+test('a recorder thread that dies loses no use: those it held are written on the event loop, later ones on the spot', async () => {
+  const db = freshDb();
+  const ids = Array.from({ length: 20 }, (_, i) => readyCart(db, `d${i}`, 1000, 200 + i));
+  const recorder = attach(db);
+  const carts = new CartsRepo(db);
+  ids.forEach((id, i) => carts.touch(id, 8_000_000 + i));
+  // What a crash or an out-of-memory abort of the thread looks like from the event loop: it ends.
+  await (recorder as unknown as { thread: Worker }).thread.terminate();
+  const other = reader(db);
+  expect(await until(() => ids.every((id, i) => lastUsed(other, id) === 8_000_000 + i), 2000)).toBe(true);
+  carts.touch(ids[0] as number, 9_500_000);
+  expect(lastUsed(other, ids[0] as number)).toBe(9_500_000);
+  // Eviction planning still works, now from what is written.
+  expect(recorder.unwrittenAt(ids[0] as number)).toBeUndefined();
 });
 
 test('eviction planning counts a use this process recorded but has not written yet', () => {
