@@ -48,6 +48,13 @@ function addCart(db: Db, uid: string, spec: CartSpec): number {
   return id;
 }
 
+/** Drop the triggers that move the garbage epoch (migration 0003), so garbage can be made unannounced. */
+function dropGarbageTriggers(db: Db): void {
+  const names = db.sqlite.prepare(`SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%garbage%'`).all() as { name: string }[];
+  expect(names.length).toBe(6);
+  for (const { name } of names) db.sqlite.exec(`DROP TRIGGER ${name}`);
+}
+
 const request = (over: Partial<PlanRequest>): PlanRequest => ({ key: key(999), size: 3 * MiB, cartId: 0, capacity: 10 * MiB, now: 1_000_000, evict: true, bufferMs: 0, ...over });
 const victimsOf = (db: Db, req: PlanRequest): string[] => {
   const plan = planSpace(db, req);
@@ -131,15 +138,12 @@ describe('which ready carts an eviction picks', () => {
     const req = request({ capacity: 6 * MiB });
     expect(victimsOf(db, req)).toEqual(['A']);
     // Garbage made behind the triggers' back (they are what tells a search is due) goes unseen...
-    const triggers = db.sqlite.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%garbage%'`).all() as { name: string; sql: string }[];
-    expect(triggers.length).toBeGreaterThan(0);
-    for (const t of triggers) db.sqlite.exec(`DROP TRIGGER ${t.name}`);
+    dropGarbageTriggers(db);
     db.sqlite.prepare(`UPDATE carts SET status = 'error' WHERE uid = 'B'`).run();
     expect(victimsOf(db, req)).toEqual(['A']);
     // ...until the epoch moves.
     db.sqlite.exec(`UPDATE volume_totals SET garbage_epoch = garbage_epoch + 1`);
     expect(planSpace(db, req)).toEqual({ fits: true, victims: [], drop: [key(2)], freed: 3 * MiB });
-    for (const t of triggers) db.sqlite.exec(t.sql);
   });
 
   test('an eviction leaves no unneeded bytes behind: the reservation after it does not search for them again', () => {
@@ -153,13 +157,11 @@ describe('which ready carts an eviction picks', () => {
     const first = reserve(key(100));
     expect(first.outcome === 'reserved' && first.evicted.map((v) => v.uid)).toEqual(['A']);
     blobs.finishDrop(key(1)); // as the volume does once A's file is removed
-    // With the triggers gone, garbage made now goes unseen: proof that no search runs...
-    const triggers = db.sqlite.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%garbage%'`).all() as { name: string; sql: string }[];
-    for (const t of triggers) db.sqlite.exec(`DROP TRIGGER ${t.name}`);
+    // With the triggers gone, garbage made now goes unseen: proof that no search runs.
+    dropGarbageTriggers(db);
     db.sqlite.prepare(`UPDATE carts SET status = 'error' WHERE uid = 'C'`).run();
     const second = reserve(key(101));
     expect(second.outcome === 'reserved' && second.evicted.map((v) => v.uid)).toEqual(['B']);
-    for (const t of triggers) db.sqlite.exec(t.sql);
   });
 
   test('carts sharing bytes in every way: the fewest least recently used carts that make room, as one cart at a time would pick them', () => {
