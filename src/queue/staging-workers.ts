@@ -104,7 +104,7 @@ export class StagingWorkers {
     try {
       const [only] = fileIds;
       if (fileIds.length === 1 && only !== undefined) return await this.stageOne(job, token, only, step.signal);
-      return await this.stageGroup(job, fileIds, step.signal);
+      return await this.stageGroup(job, token, fileIds, step.signal);
     } catch (err) {
       if (!(err instanceof CancelledError)) throw err;
       if (step.reason === 'shutdown') {
@@ -131,13 +131,15 @@ export class StagingWorkers {
   }
 
   /**
-   * A group's files one after another. A file that must wait (tape, a fault to retry, room
-   * on the volume) or whose step crashed goes on as a job of its own, so the rest of the
-   * group does not wait for it; those jobs are added before this one completes.
+   * A group's files one after another. A file that must wait for a fault's retry or for room
+   * (or whose step crashed) goes on as a job of its own, added before this one ends, so the
+   * rest of the group does not wait for it. Files waiting for the tape system were recalled
+   * together and are checked again together: this job waits (delayed) with just them.
    */
-  private async stageGroup(job: Job<StageJobData, string>, fileIds: readonly number[], signal: AbortSignal): Promise<string> {
+  private async stageGroup(job: Job<StageJobData, string>, token: string | undefined, fileIds: readonly number[], signal: AbortSignal): Promise<string> {
     const { cartId } = job.data;
     const later: { fileId: number; delayMs: number }[] = [];
+    const onTape: { fileId: number; delayMs: number }[] = [];
     for (const fileId of fileIds) {
       if (signal.aborted) throw new CancelledError();
       let outcome: StepOutcome;
@@ -149,7 +151,7 @@ export class StagingWorkers {
         later.push({ fileId, delayMs: STEP_CRASH_DELAY_MS });
         continue;
       }
-      if (outcome.kind === 'again') later.push({ fileId, delayMs: outcome.delayMs });
+      if (outcome.kind === 'again') (outcome.reason === 'tape' ? onTape : later).push({ fileId, delayMs: outcome.delayMs });
       if (outcome.kind === 'cart-failed') {
         await this.flows.publishCancel(cartId);
         return outcome.kind;
@@ -160,7 +162,10 @@ export class StagingWorkers {
       if (job.id === undefined || parent?.id === undefined) throw new Error(`file job ${job.id ?? '?'} has no finish job to add its waiting files under`);
       await this.flows.addOwnJobs(job.id, cartId, { id: parent.id, queue: parent.queueKey }, later);
     }
-    return 'settled';
+    if (onTape.length === 0) return 'settled';
+    await job.updateData({ cartId, fileIds: onTape.map((f) => f.fileId) });
+    await job.moveToDelayed(Date.now() + Math.min(...onTape.map((f) => f.delayMs)), token);
+    throw new DelayedError();
   }
 
   /** All of a cart's file jobs ended: settle the cart `ready` or `error`, exactly once. */

@@ -1,8 +1,9 @@
 /**
  * With BullMQ, a big cart's files are staged by jobs of several files each (every job costs
  * Redis round trips and scripts however small its file): a cart of 300 files is 75 jobs of
- * 4. A file of a group that must wait (a tape recall, a fault to retry) goes on as a job of
- * its own, so it holds back neither the rest of its group nor the cart; a DELETE stops a
+ * 4. A file of a group that must wait for a fault's retry goes on as a job of its own, one
+ * waiting for the tape keeps its job with the other files of it that wait for the tape (and
+ * no other): neither holds back the rest of its group nor the cart; a DELETE stops a
  * group half-way and leaves none of the cart's jobs behind; a worker stopped half-way
  * through a group hands it back, and the next one pulls only what was not staged yet.
  */
@@ -42,18 +43,39 @@ describeWithRedis('BullMQ jobs of several files', () => {
     return { cartId: cart.id, generation: cart.generation, byArchiveId: new Map(carts.files(cart.id).map((f) => [f.archiveId, f.id])) };
   }
 
-  /** Ids of the stage jobs added for a cart, from the queue's event stream (what a BullMQ dashboard shows). */
-  async function stageJobsAdded(cartId: number, generation: number): Promise<string[]> {
+  /**
+   * Watch the stage queue's event stream (what a BullMQ dashboard shows) from now on, read
+   * as it grows (it is capped near 1,000 entries, so reading it afterwards could miss the
+   * start); `stop` gives the ids of the jobs added for the cart meanwhile.
+   */
+  async function watchJobsAdded(): Promise<{ stop(cartId: number, generation: number): Promise<string[]> }> {
     const { server, prefix } = cartd.redis!;
-    const entries = await server.client.xrange(`${prefix}:stage:events`, '-', '+');
-    const ids: string[] = [];
-    for (const [, fields] of entries) {
-      const event = new Map<string, string>();
-      for (let i = 0; i + 1 < fields.length; i += 2) event.set(fields[i]!, fields[i + 1]!);
-      const jobId = event.get('jobId') ?? '';
-      if (event.get('event') === 'added' && jobId.startsWith(`files-${cartId}-g${generation}-`)) ids.push(jobId);
-    }
-    return ids;
+    const key = `${prefix}:stage:events`;
+    const conn = server.client.duplicate();
+    const added: string[] = [];
+    let last = (await conn.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+    let watching = true;
+    const reading = (async () => {
+      while (watching) {
+        const streams = await conn.xread('COUNT', 1000, 'BLOCK', 50, 'STREAMS', key, last);
+        for (const [, entries] of streams ?? []) {
+          for (const [id, fields] of entries) {
+            last = id;
+            const event = new Map<string, string>();
+            for (let i = 0; i + 1 < fields.length; i += 2) event.set(fields[i]!, fields[i + 1]!);
+            if (event.get('event') === 'added') added.push(event.get('jobId') ?? '');
+          }
+        }
+      }
+    })();
+    return {
+      async stop(cartId, generation) {
+        watching = false;
+        await reading;
+        conn.disconnect();
+        return added.filter((id) => id.startsWith(`files-${cartId}-g${generation}-`));
+      },
+    };
   }
 
   async function tarOf(uid: string): Promise<Map<string, Buffer>> {
@@ -64,19 +86,20 @@ describeWithRedis('BullMQ jobs of several files', () => {
 
   test('a cart of 300 files is staged by 75 jobs of 4: every file pulled once, the tarball holds every file', async () => {
     const files = await manyFiles('g300', 300);
+    const watch = await watchJobsAdded();
     expect((await postCart(cartd.url, 'groups-300', cartBody(files))).code).toBe(201);
     const { cartId, generation } = rowIds('groups-300');
     const final = await waitForCart(cartd.url, 'groups-300');
     expect([final.status, final.message, final.headers.get('X-Cartd-Files-Staged')]).toEqual(['ready', '', '300/300']);
 
-    expect(await stageJobsAdded(cartId, generation)).toHaveLength(75);
+    expect(await watch.stop(cartId, generation)).toHaveLength(75);
     for (const f of files) expect(archive.stats(f.id).get).toBe(1);
     const tar = await tarOf('groups-300');
     expect(tar.size).toBe(300);
     for (const f of files) expect(tar.get(`groups-300/${f.path}`)?.equals(f.data)).toBe(true);
   });
 
-  test('a file of a group that must wait goes on as a job of its own: the rest of the cart is staged meanwhile', async () => {
+  test('files of a group that must wait do not hold back the rest: a fault goes on as a job of its own, a tape file in its job alone', async () => {
     // 130 files: jobs of 2. The second file of the first job is on tape (on disk 4 s after its
     // recall), the sixth (second of the third job) fails twice before it is served.
     const files = await manyFiles('gw', 130);
@@ -84,6 +107,7 @@ describeWithRedis('BullMQ jobs of several files', () => {
     const faulty = files[5]!;
     archive.setMedia(onTape.id, 'tape', 4000);
     archive.fault(faulty.id, '500', { times: 2 });
+    const watch = await watchJobsAdded();
     expect((await postCart(cartd.url, 'groups-wait', cartBody(files))).code).toBe(201);
     const { cartId, generation, byArchiveId } = rowIds('groups-wait');
 
@@ -101,13 +125,29 @@ describeWithRedis('BullMQ jobs of several files', () => {
     expect(archive.stats(onTape.id).post).toBe(1);
     expect(archive.stats(faulty.id).get).toBe(3);
     for (const f of files) if (f !== onTape && f !== faulty) expect(archive.stats(f.id).get).toBe(1);
-    const jobs = await stageJobsAdded(cartId, generation);
+    const jobs = await watch.stop(cartId, generation);
     const firstJob = `files-${cartId}-g${generation}-${byArchiveId.get(String(files[0]!.id))}`;
     const thirdJob = `files-${cartId}-g${generation}-${byArchiveId.get(String(files[4]!.id))}`;
-    expect(jobs).toEqual(expect.arrayContaining([firstJob, `${firstJob}-f${byArchiveId.get(String(onTape.id))}`, `${thirdJob}-f${byArchiveId.get(String(faulty.id))}`]));
-    expect(jobs).toHaveLength(65 + 2);
+    // The faulty file's retries ran as a job of its own; the tape file waited in its first job.
+    expect(jobs).toEqual(expect.arrayContaining([firstJob, thirdJob, `${thirdJob}-f${byArchiveId.get(String(faulty.id))}`]));
+    expect(jobs).toHaveLength(65 + 1);
     const tar = await tarOf('groups-wait');
     for (const f of files) expect(tar.get(`groups-wait/${f.path}`)?.equals(f.data)).toBe(true);
+  });
+
+  test('a cart of 200 files on tape: each job waits for its own files to come off tape, no file has a job of its own', async () => {
+    const files = await manyFiles('gt', 200);
+    for (const f of files) archive.setMedia(f.id, 'tape', 1500);
+    const watch = await watchJobsAdded();
+    expect((await postCart(cartd.url, 'groups-tape', cartBody(files))).code).toBe(201);
+    const { cartId, generation } = rowIds('groups-tape');
+    const final = await waitForCart(cartd.url, 'groups-tape');
+    expect([final.status, final.message, final.headers.get('X-Cartd-Files-Staged')]).toEqual(['ready', '', '200/200']);
+    // 200 files: jobs of 3 (67 jobs), and none added for a single file.
+    expect(await watch.stop(cartId, generation)).toHaveLength(67);
+    for (const f of files) expect([archive.stats(f.id).post, archive.stats(f.id).get]).toEqual([1, 1]);
+    const tar = await tarOf('groups-tape');
+    for (const f of files) expect(tar.get(`groups-tape/${f.path}`)?.equals(f.data)).toBe(true);
   });
 
   test('DELETE in the middle of a grouped cart: its transfers end within 1 s and none of its jobs is left in Redis', async () => {
