@@ -100,12 +100,12 @@ describeWithRedis('BullMQ jobs of several files', () => {
   });
 
   test('files of a group that must wait do not hold back the rest: a fault goes on as a job of its own, a tape file in its job alone', async () => {
-    // 130 files: jobs of 2. The second file of the first job is on tape (on disk 4 s after its
+    // 130 files: jobs of 2. The second file of the first job is on tape (on disk 6 s after its
     // recall), the sixth (second of the third job) fails twice before it is served.
     const files = await manyFiles('gw', 130);
     const onTape = files[1]!;
     const faulty = files[5]!;
-    archive.setMedia(onTape.id, 'tape', 4000);
+    archive.setMedia(onTape.id, 'tape', 6000);
     archive.fault(faulty.id, '500', { times: 2 });
     const watch = await watchJobsAdded();
     expect((await postCart(cartd.url, 'groups-wait', cartBody(files))).code).toBe(201);
@@ -113,7 +113,7 @@ describeWithRedis('BullMQ jobs of several files', () => {
 
     // Every file but the tape one is staged while the tape file is still on its way.
     let staged = '';
-    for (let i = 0; i < 200 && staged !== '129/130'; i++) {
+    for (let i = 0; i < 320 && staged !== '129/130'; i++) {
       await sleep(25);
       staged = (await headCart(cartd.url, 'groups-wait')).headers.get('X-Cartd-Files-Staged') ?? '';
     }
