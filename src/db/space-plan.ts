@@ -137,21 +137,34 @@ function candidates(db: Db, now: number, bufferMs: number, limit: number): { row
   return { rows: moved ? seen.sort((a, b) => a.lastUsedAt - b.lastUsedAt || a.id - b.id) : rows, complete };
 }
 
+interface NamedBlob extends KeySize {
+  /** One of the victims that names it (a blob named by several comes once for each). */
+  readonly cartId: number;
+}
+
 /**
- * Present blobs that evicting `victims` would free: named by one of them and needed by no other
- * live cart. Read from the victims' own files (files_cart_status, then the blob's key), so the
- * cost follows the victims, not the size of the volume's ledger.
+ * Present blobs that evicting `victimIds` would free: named by one of them and needed by no
+ * other live cart, with the victim naming each. Read from the victims' own files
+ * (files_cart_status, then the blob's key), so the cost follows the victims, not the size of
+ * the volume's ledger.
  */
-export function freeable(db: Db, victimIds: readonly number[]): KeySize[] {
+function freedByVictim(db: Db, victimIds: readonly number[]): NamedBlob[] {
   if (victimIds.length === 0) return [];
   const ids = JSON.stringify(victimIds);
   return db.stmt(
-      `SELECT DISTINCT b.key, b.size FROM json_each(?) v
+      `SELECT DISTINCT b.key, b.size, f.cart_id AS cartId FROM json_each(?) v
        JOIN files f ON f.cart_id = v.value
        JOIN blobs b ON b.key = f.hashtype || '-' || f.hashsum
        WHERE b.state = 'present' AND NOT ${NEEDED('b.key', '?')}`,
     )
-    .all(ids, ids) as KeySize[];
+    .all(ids, ids) as NamedBlob[];
+}
+
+/** Present blobs that evicting `victimIds` would free, each once (see freedByVictim). */
+export function freeable(db: Db, victimIds: readonly number[]): KeySize[] {
+  const byKey = new Map<string, KeySize>();
+  for (const { key, size } of freedByVictim(db, victimIds)) byKey.set(key, { key, size });
+  return [...byKey.values()];
 }
 
 /** Would evicting the carts `ids` free enough for the request (`fitsAfter` the bytes they free)? */
@@ -220,19 +233,13 @@ function spareNeedless(
   prefix: readonly EvictionVictim[],
   fitsAfter: (freed: number) => boolean,
 ): { victims: EvictionVictim[]; freed: Map<string, number>; freedBytes: number } {
-  const ids = JSON.stringify(prefix.map((v) => v.id));
-  const rows = db.stmt(
-      `SELECT b.key, b.size, f.cart_id AS cartId FROM json_each(?) v
-       JOIN files f ON f.cart_id = v.value
-       JOIN blobs b ON b.key = f.hashtype || '-' || f.hashsum
-       WHERE b.state = 'present' AND NOT ${NEEDED('b.key', '?')}`,
-    )
-    .all(ids, ids) as (KeySize & { cartId: number })[];
   const freed = new Map<string, number>();
   const keysOf = new Map<number, string[]>();
-  for (const r of rows) {
+  for (const r of freedByVictim(db, prefix.map((v) => v.id))) {
     freed.set(r.key, r.size);
-    keysOf.set(r.cartId, [...(keysOf.get(r.cartId) ?? []), r.key]);
+    const keys = keysOf.get(r.cartId);
+    if (keys) keys.push(r.key);
+    else keysOf.set(r.cartId, [r.key]);
   }
   let freedBytes = [...freed.values()].reduce((n, size) => n + size, 0);
   const spared = new Set<number>();
