@@ -41,6 +41,15 @@ const FORGET_SCRIPT = `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then r
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A job staging `fileIds` of a cart, a child of its finish job `parent`. */
+function stageJob(cartId: number, fileIds: readonly number[], jobId: string, parent: ParentOptions, delayMs = 0) {
+  return {
+    name: 'stage',
+    data: { cartId, fileIds } satisfies StageJobData,
+    opts: { ...STAGE_JOB_OPTIONS, jobId, parent, ...(delayMs > 0 ? { delay: delayMs } : {}) },
+  };
+}
+
 /**
  * The producing side of staging on BullMQ: add a cart's flow, find it again, cancel it.
  * Holds no worker, so a short-lived process (`cartd-cmd fixit --queue`) can use it too.
@@ -105,13 +114,7 @@ export class CartFlows {
   async addFileJobs(cart: CartRef, fileIds: readonly number[], parent: ParentOptions, round = 0): Promise<void> {
     const groups = fileGroups(fileIds);
     for (let i = 0; i < groups.length; i += ADD_BATCH) {
-      await this.stage.addBulk(
-        groups.slice(i, i + ADD_BATCH).map((ids) => ({
-          name: 'stage',
-          data: { cartId: cart.id, fileIds: ids } satisfies StageJobData,
-          opts: { ...STAGE_JOB_OPTIONS, jobId: filesJobId(cart.id, cart.generation, ids[0] ?? 0, round), parent },
-        })),
-      );
+      await this.stage.addBulk(groups.slice(i, i + ADD_BATCH).map((ids) => stageJob(cart.id, ids, filesJobId(cart.id, cart.generation, ids[0] ?? 0, round), parent)));
     }
   }
 
@@ -121,13 +124,7 @@ export class CartFlows {
    * cannot finish in between.
    */
   async addOwnJobs(groupJobId: string, cartId: number, parent: ParentOptions, files: readonly { fileId: number; delayMs: number }[]): Promise<void> {
-    await this.stage.addBulk(
-      files.map(({ fileId, delayMs }) => ({
-        name: 'stage',
-        data: { cartId, fileIds: [fileId] } satisfies StageJobData,
-        opts: { ...STAGE_JOB_OPTIONS, jobId: ownJobId(groupJobId, fileId), parent, delay: delayMs },
-      })),
-    );
+    await this.stage.addBulk(files.map(({ fileId, delayMs }) => stageJob(cartId, [fileId], ownJobId(groupJobId, fileId), parent, delayMs)));
   }
 
   /** Whether this generation of the cart still has a flow with work ahead of it. */
