@@ -78,10 +78,19 @@ describeWithRedis('BullMQ jobs of several files', () => {
     };
   }
 
-  async function tarOf(uid: string): Promise<Map<string, Buffer>> {
-    const res = await fetch(new URL(`${uid}?filename=${uid}.tar`, cartd.url));
+  /** The cart becomes ready with every file staged. */
+  async function expectReady(uid: string, files: readonly TestFile[], url = cartd.url): Promise<void> {
+    const final = await waitForCart(url, uid);
+    expect([final.status, final.message, final.headers.get('X-Cartd-Files-Staged')]).toEqual(['ready', '', `${files.length}/${files.length}`]);
+  }
+
+  /** The cart's tarball holds exactly its files, byte for byte. */
+  async function expectTarHolds(uid: string, files: readonly TestFile[], url = cartd.url): Promise<void> {
+    const res = await fetch(new URL(`${uid}?filename=${uid}.tar`, url));
     expect(res.status).toBe(200);
-    return extractWith('gnutar', Buffer.from(await res.arrayBuffer()));
+    const tar = extractWith('gnutar', Buffer.from(await res.arrayBuffer()));
+    expect(tar.size).toBe(files.length);
+    for (const f of files) expect(tar.get(`${uid}/${f.path}`)?.equals(f.data)).toBe(true);
   }
 
   test('a cart of 300 files is staged by 75 jobs of 4: every file pulled once, the tarball holds every file', async () => {
@@ -89,14 +98,11 @@ describeWithRedis('BullMQ jobs of several files', () => {
     const watch = await watchJobsAdded();
     expect((await postCart(cartd.url, 'groups-300', cartBody(files))).code).toBe(201);
     const { cartId, generation } = rowIds('groups-300');
-    const final = await waitForCart(cartd.url, 'groups-300');
-    expect([final.status, final.message, final.headers.get('X-Cartd-Files-Staged')]).toEqual(['ready', '', '300/300']);
+    await expectReady('groups-300', files);
 
     expect(await watch.stop(cartId, generation)).toHaveLength(75);
     for (const f of files) expect(archive.stats(f.id).get).toBe(1);
-    const tar = await tarOf('groups-300');
-    expect(tar.size).toBe(300);
-    for (const f of files) expect(tar.get(`groups-300/${f.path}`)?.equals(f.data)).toBe(true);
+    await expectTarHolds('groups-300', files);
   });
 
   test('files of a group that must wait do not hold back the rest: a fault goes on as a job of its own, a tape file in its job alone', async () => {
@@ -120,8 +126,7 @@ describeWithRedis('BullMQ jobs of several files', () => {
     expect(staged).toBe('129/130');
     expect((await archive.info(onTape.id))?.media).toBe('tape');
 
-    const final = await waitForCart(cartd.url, 'groups-wait');
-    expect([final.status, final.message, final.headers.get('X-Cartd-Files-Staged')]).toEqual(['ready', '', '130/130']);
+    await expectReady('groups-wait', files);
     expect(archive.stats(onTape.id).post).toBe(1);
     expect(archive.stats(faulty.id).get).toBe(3);
     for (const f of files) if (f !== onTape && f !== faulty) expect(archive.stats(f.id).get).toBe(1);
@@ -131,8 +136,7 @@ describeWithRedis('BullMQ jobs of several files', () => {
     // The faulty file's retries ran as a job of its own; the tape file waited in its first job.
     expect(jobs).toEqual(expect.arrayContaining([firstJob, thirdJob, `${thirdJob}-f${byArchiveId.get(String(faulty.id))}`]));
     expect(jobs).toHaveLength(65 + 1);
-    const tar = await tarOf('groups-wait');
-    for (const f of files) expect(tar.get(`groups-wait/${f.path}`)?.equals(f.data)).toBe(true);
+    await expectTarHolds('groups-wait', files);
   });
 
   test('a cart of 200 files on tape: each job waits for its own files to come off tape, no file has a job of its own', async () => {
@@ -141,13 +145,11 @@ describeWithRedis('BullMQ jobs of several files', () => {
     const watch = await watchJobsAdded();
     expect((await postCart(cartd.url, 'groups-tape', cartBody(files))).code).toBe(201);
     const { cartId, generation } = rowIds('groups-tape');
-    const final = await waitForCart(cartd.url, 'groups-tape');
-    expect([final.status, final.message, final.headers.get('X-Cartd-Files-Staged')]).toEqual(['ready', '', '200/200']);
+    await expectReady('groups-tape', files);
     // 200 files: jobs of 3 (67 jobs), and none added for a single file.
     expect(await watch.stop(cartId, generation)).toHaveLength(67);
     for (const f of files) expect([archive.stats(f.id).post, archive.stats(f.id).get]).toEqual([1, 1]);
-    const tar = await tarOf('groups-tape');
-    for (const f of files) expect(tar.get(`groups-tape/${f.path}`)?.equals(f.data)).toBe(true);
+    await expectTarHolds('groups-tape', files);
   });
 
   test('DELETE in the middle of a grouped cart: its transfers end within 1 s and none of its jobs is left in Redis', async () => {
@@ -194,15 +196,12 @@ describeWithRedis('BullMQ jobs of several files', () => {
       expect(stagedBefore.size).toBeLessThan(256);
 
       second = await startCartd({ archive, dir: first.dir, runner: 'bullmq', redis: first.redis!.server, prefix: first.redis!.prefix });
-      const final = await waitForCart(second.url, 'groups-handback');
-      expect([final.status, final.message, final.headers.get('X-Cartd-Files-Staged')]).toEqual(['ready', '', '256/256']);
+      await expectReady('groups-handback', files, second.url);
       // Staged before the stop: never asked for again. The others: once, or twice if their pull was cut by the stop.
       for (const f of files) expect(archive.stats(f.id).get).toBeLessThanOrEqual(stagedBefore.has(String(f.id)) ? 1 : 2);
       const again = files.filter((f) => archive.stats(f.id).get === 2);
       expect(again.length).toBeLessThanOrEqual(8);
-      const res = await fetch(new URL('groups-handback?filename=h.tar', second.url));
-      const tar = extractWith('gnutar', Buffer.from(await res.arrayBuffer()));
-      for (const f of files) expect(tar.get(`h/${f.path}`)?.equals(f.data)).toBe(true);
+      await expectTarHolds('groups-handback', files, second.url);
     } finally {
       await second?.close();
       await first.close();
