@@ -8,6 +8,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { main, UsageError } from '../support/archive-cli';
 import { startArchiveServer, type ArchiveServer } from '../support/archive-server';
 
@@ -416,6 +418,40 @@ describe('archive interface test server', () => {
       archive.resetStats();
       expect(archive.stats().total).toEqual({ head: 0, post: 0, get: 0, put: 0, delete: 0 });
       expect(archive.requests).toHaveLength(0);
+    });
+
+    it('keeps a small log entry per request, not the response it was sent with', async () => {
+      // A benchmark run sends hundreds of thousands of requests to one archive server.
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      await archive.put('logged', 'x');
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+      const head = (): Promise<number> =>
+        new Promise((resolve, reject) => {
+          const req = http.request(`${archive.url}logged`, { method: 'HEAD', agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      const send = async (n: number): Promise<void> => {
+        for (let i = 0; i < n; i += 8) expect(await Promise.all(Array.from({ length: 8 }, head))).toEqual(Array(8).fill(204));
+      };
+      try {
+        await send(800); // warm up sockets and code
+        gc();
+        const before = process.memoryUsage().heapUsed;
+        await send(4000);
+        gc();
+        const perRequest = (process.memoryUsage().heapUsed - before) / 4000;
+        expect(archive.requests).toHaveLength(4800);
+        expect(archive.requests.at(-1)?.status).toBe(204);
+        // A response kept alive by its entry is about 8 KB; an entry alone, a few hundred bytes.
+        expect(perRequest).toBeLessThan(2000);
+      } finally {
+        agent.destroy();
+      }
     });
 
     it('reports GET transfers in flight and sees them close when the client goes away', async () => {

@@ -81,6 +81,41 @@ export interface ArchiveRequest {
 
 type Id = string | number;
 
+/**
+ * One entry of the request log. It outlives its response (a run of the benchmark sends
+ * hundreds of thousands of requests), so it keeps the status sent, never the response: a
+ * class, since a getter made in the request handler would keep that handler's whole scope.
+ */
+class LoggedRequest implements ArchiveRequest {
+  readonly time = Date.now();
+  declare readonly byteRange?: string;
+  declare fault?: FaultKind;
+  private res: ServerResponse | undefined;
+  private sent: number | undefined;
+
+  constructor(
+    readonly method: string,
+    readonly id: string,
+    byteRange: string | undefined,
+    res: ServerResponse,
+  ) {
+    if (byteRange !== undefined) this.byteRange = byteRange;
+    this.res = res;
+    res.once('close', () => this.settle());
+  }
+
+  get status(): number | undefined {
+    const res = this.res;
+    if (res === undefined) return this.sent;
+    return res.headersSent ? res.statusCode : undefined;
+  }
+
+  private settle(): void {
+    this.sent = this.status;
+    this.res = undefined;
+  }
+}
+
 const JSON_TYPE = 'application/json';
 const NOT_FOUND = 'File Not Found';
 const STATUS_TEXT: Readonly<Record<number, string>> = {
@@ -311,15 +346,7 @@ export class ArchiveServer {
       return json(res, 400, { status: STATUS_TEXT[400], message: `Invalid file id ${JSON.stringify(rawId)}` });
     }
     const byteRange = query.get('byte_range') ?? undefined;
-    const entry: ArchiveRequest = {
-      method,
-      id,
-      time: Date.now(),
-      ...(byteRange === undefined ? {} : { byteRange }),
-      get status(): number | undefined {
-        return res.headersSent ? res.statusCode : undefined;
-      },
-    };
+    const entry = new LoggedRequest(method, id, byteRange, res);
     this.requests.push(entry);
     this.count(id, method);
     const aborted = new AbortController();
