@@ -1,8 +1,9 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { Readable } from 'node:stream';
+import { urlToHttpOptions } from 'node:url';
 import { CancelledError, TransferError } from '../core/errors';
-import type { ArchiveFileStatus, ArchivePort, ByteSpan } from '../core/ports';
+import type { ArchiveFileStatus, ArchivePort, ByteSource, ByteSpan } from '../core/ports';
+import { byteSource } from './byte-source';
 import { parseStatusHeaders } from './status-headers';
 
 export interface HttpArchiveOptions {
@@ -21,20 +22,29 @@ interface Answer {
 /** The archive interface over HTTP (PROTOCOL.md section 2): HEAD, POST recall, GET with byte_range. */
 export class HttpArchive implements ArchivePort {
   private readonly agent: http.Agent;
-  private readonly base: URL;
+  private readonly lib: typeof http | typeof https;
+  /** Host, port and credentials of the base URL, worked out once: a URL parsed per request cost more than the request. */
+  private readonly origin: http.RequestOptions;
+  /** The base URL's path up to its last `/`, where file ids go. */
+  private readonly basePath: string;
 
   constructor(private readonly options: HttpArchiveOptions) {
-    this.base = new URL(options.url);
-    const Agent = this.base.protocol === 'https:' ? https.Agent : http.Agent;
+    const base = new URL(options.url);
+    const https_ = base.protocol === 'https:';
+    this.lib = https_ ? https : http;
+    const Agent = https_ ? https.Agent : http.Agent;
     this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
+    const { protocol, hostname, port, auth } = urlToHttpOptions(base);
+    this.origin = { protocol, hostname, port, ...(auth === undefined ? {} : { auth }), agent: this.agent };
+    this.basePath = base.pathname.slice(0, base.pathname.lastIndexOf('/') + 1);
   }
 
-  private fileUrl(archiveId: string, query = ''): URL {
-    return new URL(encodeURIComponent(archiveId) + query, this.base);
+  private filePath(archiveId: string, query = ''): string {
+    return this.basePath + encodeURIComponent(archiveId) + query;
   }
 
   async status(archiveId: string, signal?: AbortSignal): Promise<ArchiveFileStatus | null> {
-    const { res } = await this.request('HEAD', this.fileUrl(archiveId), signal);
+    const { res } = await this.request('HEAD', this.filePath(archiveId), signal);
     res.resume();
     if (res.statusCode === 404) return null;
     if (res.statusCode !== 204 && res.statusCode !== 200) {
@@ -44,7 +54,7 @@ export class HttpArchive implements ArchivePort {
   }
 
   async recall(archiveId: string, signal?: AbortSignal): Promise<void> {
-    const { res } = await this.request('POST', this.fileUrl(archiveId), signal);
+    const { res } = await this.request('POST', this.filePath(archiveId), signal);
     res.resume();
     if (res.statusCode === 404) throw new TransferError('archive has no such file (404 on recall)', false);
     if ((res.statusCode ?? 500) >= 300) {
@@ -58,9 +68,9 @@ export class HttpArchive implements ArchivePort {
    * inclusive and clamp it to the file; this form means the same rest of the file to both.
    * An answer of another length than that rest (a server that ignored the range) is refused.
    */
-  async pull(archiveId: string, from: ByteSpan, signal?: AbortSignal): Promise<Readable> {
+  async pull(archiveId: string, from: ByteSpan, signal?: AbortSignal): Promise<ByteSource> {
     const range = from.start > 0 ? `byte_range=${from.start}-${from.size}` : '';
-    const { res } = await this.request('GET', this.fileUrl(archiveId, range === '' ? '' : `?${range}`), signal);
+    const { res } = await this.request('GET', this.filePath(archiveId, range === '' ? '' : `?${range}`), signal);
     if (res.statusCode !== 200 && res.statusCode !== 206) {
       res.resume();
       throw new TransferError(`archive answered ${res.statusCode} to GET${range === '' ? '' : ` ${range}`}`, isRetryableStatus(res.statusCode));
@@ -70,7 +80,7 @@ export class HttpArchive implements ArchivePort {
       res.destroy();
       throw new TransferError(`archive answered ${range} with ${declared} bytes, not the ${from.size - from.start} asked for`, true);
     }
-    return Readable.from(namedBodyFaults(res, signal));
+    return byteSource(namedBodyFaults(res, signal), () => res.destroy());
   }
 
   close(): void {
@@ -78,11 +88,10 @@ export class HttpArchive implements ArchivePort {
   }
 
   /** One request; `timeoutMs` bounds both the wait for headers and each silence in the body. */
-  private request(method: string, url: URL, signal?: AbortSignal): Promise<Answer> {
+  private request(method: string, path: string, signal?: AbortSignal): Promise<Answer> {
     return new Promise<Answer>((resolve, reject) => {
       if (signal?.aborted) return reject(new CancelledError());
-      const lib = url.protocol === 'https:' ? https : http;
-      const req = lib.request(url, { method, agent: this.agent, signal });
+      const req = this.lib.request({ ...this.origin, method, path, signal });
       req.setTimeout(this.options.timeoutMs, () => {
         req.destroy(new TransferError(`archive did not answer within ${this.options.timeoutMs / 1000} s`, true));
       });

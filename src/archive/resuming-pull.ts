@@ -1,7 +1,7 @@
-import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CancelledError, TransferError } from '../core/errors';
-import type { ArchivePort } from '../core/ports';
+import type { ArchivePort, ByteSource } from '../core/ports';
+import { byteSource } from './byte-source';
 
 /** Resumes of one pull at most; each must have brought bytes since the one before. */
 export const MAX_RESUMES = 3;
@@ -22,12 +22,12 @@ export interface ResumeOptions {
  * condemns the whole. At most MAX_RESUMES, each only after new bytes arrived; otherwise the
  * last fault is thrown, for the caller's retry (from the start) to handle.
  */
-export async function pullResuming(archive: Pick<ArchivePort, 'pull'>, archiveId: string, size: number, opts: ResumeOptions): Promise<Readable> {
+export async function pullResuming(archive: Pick<ArchivePort, 'pull'>, archiveId: string, size: number, opts: ResumeOptions): Promise<ByteSource> {
   const first = await archive.pull(archiveId, { start: 0, size }, opts.signal);
-  return Readable.from(resumed(archive, archiveId, size, first, opts));
+  return byteSource(resumed(archive, archiveId, size, first, opts), () => first.destroy());
 }
 
-async function* resumed(archive: Pick<ArchivePort, 'pull'>, archiveId: string, size: number, first: Readable, opts: ResumeOptions): AsyncGenerator<Buffer> {
+async function* resumed(archive: Pick<ArchivePort, 'pull'>, archiveId: string, size: number, first: ByteSource, opts: ResumeOptions): AsyncGenerator<Buffer> {
   let body = first;
   let got = 0;
   let resumes = 0;
@@ -35,7 +35,7 @@ async function* resumed(archive: Pick<ArchivePort, 'pull'>, archiveId: string, s
   try {
     for (;;) {
       try {
-        for await (const chunk of body as AsyncIterable<Buffer>) {
+        for await (const chunk of body) {
           got += chunk.length;
           yield chunk;
         }

@@ -1,5 +1,3 @@
-import type { Readable } from 'node:stream';
-
 /** What the archive says of one file (HEAD). */
 export interface ArchiveFileStatus {
   readonly size: number;
@@ -15,7 +13,15 @@ export interface ArchivePort {
   /** POST: ask the archive to bring the file from tape to disk. */
   recall(archiveId: string, signal?: AbortSignal): Promise<void>;
   /** GET the file's bytes from `from.start` (0: the whole file) to its end, `from.size`. */
-  pull(archiveId: string, from: ByteSpan, signal?: AbortSignal): Promise<Readable>;
+  pull(archiveId: string, from: ByteSpan, signal?: AbortSignal): Promise<ByteSource>;
+}
+
+/**
+ * A body as it arrives: its chunks, read once, in order; `destroy` lets go of it (read or
+ * not), so the connection it came on is closed or freed. A Readable is one.
+ */
+export interface ByteSource extends AsyncIterable<Buffer> {
+  destroy(): void;
 }
 
 /** Where a GET starts in a file of `size` bytes (the size the archive's HEAD announced). */

@@ -1,8 +1,8 @@
 import { mkdir, rename, rm, rmdir, statfs } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { CancelledError } from '../core/errors';
+import type { ByteSource } from '../core/ports';
 import type { BlobsRepo, BlobRow } from '../db/blobs-repo';
 import { newOwner, ownerIsGone, retireOwner } from './owners';
 import { SpaceWaits } from './space-waits';
@@ -205,7 +205,7 @@ export class Volume {
   }
 
   /** Write `source` as blob `key`: temp file, hash, compare, fsync, rename, mtime. */
-  async ingest(source: Readable, req: IngestRequest): Promise<void> {
+  async ingest(source: ByteSource, req: IngestRequest): Promise<void> {
     try {
       await this.ingestBy((temp, onChunk) => writeVerified(source, temp, { ...req, onChunk }), req);
     } finally {

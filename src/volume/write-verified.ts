@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
 import { findDigest } from '../core/digests';
 import { CancelledError, TransferError } from '../core/errors';
 
@@ -22,7 +21,7 @@ export interface VerifiedWrite {
  * too many, too few or wrong bytes, CancelledError when `signal` aborts. The caller owns
  * `temp`: it renames it into place, or removes it after an error.
  */
-export async function writeVerified(source: Readable, temp: string, req: VerifiedWrite): Promise<void> {
+export async function writeVerified(source: AsyncIterable<Buffer>, temp: string, req: VerifiedWrite): Promise<void> {
   const digest = findDigest(req.hashtype);
   if (!digest) throw new TransferError(`unknown hashtype ${req.hashtype}`, false);
   const fh = await open(temp, 'w');
@@ -45,7 +44,7 @@ export async function writeVerified(source: Readable, temp: string, req: Verifie
     const hash = createHash(digest.nodeName);
     let received = 0;
     let endsInHole = false;
-    for await (const chunk of source as AsyncIterable<Buffer>) {
+    for await (const chunk of source) {
       if (req.signal?.aborted) throw new CancelledError();
       // Checked before writing: the temp file never outgrows its reservation.
       if (received + chunk.length > req.size) throw new TransferError(`archive sent more than the ${req.size} bytes it announced`, true);
