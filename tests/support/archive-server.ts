@@ -350,7 +350,10 @@ export class ArchiveServer {
     this.requests.push(entry);
     this.count(id, method);
     const aborted = new AbortController();
-    res.on('close', () => aborted.abort());
+    // Only an answer cut short has anything left to stop (an abort costs a DOMException).
+    res.on('close', () => {
+      if (!res.writableFinished) aborted.abort();
+    });
 
     switch (method) {
       case 'HEAD':
