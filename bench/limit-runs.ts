@@ -8,6 +8,7 @@ import path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { downloadAll } from './client';
 import { MB, quiesce, type Context } from './context';
+import { CpuWatch } from './cpu';
 import type { Deployment } from './deployment';
 import { mapLimit, type StoredCart } from './fixtures';
 import { forkLimit } from './limits/child';
@@ -20,6 +21,9 @@ export interface StageLimit {
   readonly filesPerSec: number;
   readonly MBps: number;
   readonly rssBytes: number;
+  /** CPU seconds the limit's process used, and the archive server meanwhile. */
+  readonly cpuSeconds: number;
+  readonly archiveCpuSeconds: number;
 }
 
 export interface DownloadLimit {
@@ -40,9 +44,14 @@ export async function stageLimit(ctx: Context, carts: readonly StoredCart[]): Pr
       head: ctx.opts.limitHead,
       outDir,
     };
+    const cpu = new CpuWatch([{ role: 'limit', pid: child.pid }, { role: 'archive', pid: ctx.archive.proc.pid }]);
     child.send(req);
     const r = await child.reply();
-    return { seconds: r.seconds, filesPerSec: r.files / r.seconds, MBps: r.bytes / MB / r.seconds, rssBytes: r.maxRssBytes };
+    const used = cpu.stop();
+    return {
+      seconds: r.seconds, filesPerSec: r.files / r.seconds, MBps: r.bytes / MB / r.seconds, rssBytes: r.maxRssBytes,
+      cpuSeconds: used.limit ?? Number.NaN, archiveCpuSeconds: used.archive ?? Number.NaN,
+    };
   } finally {
     await child.stop();
     await rm(outDir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { MB, deploy, quiesce, ratio, undeploy, unavailable, type Context } from 
 import type { Deployment, RunnerName } from './deployment';
 import { archivePath, cartBody, storeCarts, type StoredCart } from './fixtures';
 import { blobFile, downloadLimit, stageLimit, warmCache, type DownloadLimit, type StageLimit } from './limit-runs';
+import { CpuWatch, sumCpu, type CpuByRole } from './cpu';
 import { RssWatch, sumPeaks, type Peaks } from './rss';
 import { totalBytes, totalFiles } from './workloads';
 
@@ -33,6 +34,9 @@ export interface RunResult {
   readonly rss: { readonly idle: Peaks; readonly stage: Peaks; readonly download: Peaks };
   /** Highest total RSS of all cartd processes, either phase. */
   readonly peakRssBytes: number;
+  /** CPU seconds from POST to ready: every cartd process (Redis not counted), and the archive server. */
+  readonly cpu: { readonly cartd: CpuByRole; readonly archive: number };
+  readonly cpuSeconds: number;
   readonly ratios: {
     /** readySeconds / staging limit seconds (1 = as fast as the limit; target <= 1.25 or 2). */
     readonly ready: number;
@@ -42,6 +46,8 @@ export interface RunResult {
     readonly download: number;
     /** peakRssBytes / the staging limit process's peak RSS. */
     readonly rss: number;
+    /** cpuSeconds / the staging limit's CPU seconds (the same work's cost, whatever else the machine ran). */
+    readonly cpu: number;
   };
 }
 
@@ -69,7 +75,8 @@ export function emptyRun(runner: RunnerName, status: 'skipped' | 'failed', reaso
   const nan = Number.NaN;
   return {
     runner, status, reason, acceptSeconds: nan, readySeconds: nan, filesPerSec: nan, MBps: nan, downloadSeconds: nan, downloadMBps: nan, tarBytes: nan,
-    rss: NO_RSS, peakRssBytes: nan, ratios: { ready: nan, filesPerSec: nan, MBps: nan, download: nan, rss: nan },
+    rss: NO_RSS, peakRssBytes: nan, cpu: { cartd: {}, archive: nan }, cpuSeconds: nan,
+    ratios: { ready: nan, filesPerSec: nan, MBps: nan, download: nan, rss: nan, cpu: nan },
   };
 }
 
@@ -89,11 +96,15 @@ export async function runOnce(ctx: Context, runner: RunnerName, carts: readonly 
     await quiesce();
     const bodies = carts.map((c) => cartBody(c));
     const watch = new RssWatch(dep.procs);
+    const cpu = new CpuWatch(dep.procs);
+    const archiveCpu = new CpuWatch([{ role: 'archive', pid: ctx.archive.proc.pid }]);
     const t0 = performance.now();
     await Promise.all(carts.map((c, i) => postCart(dep.url, c.uid, bodies[i] as string)));
     const acceptSeconds = (performance.now() - t0) / 1000;
     const readySeconds = ((await waitReady(dep.url, carts.map((c) => c.uid))) - t0) / 1000;
     const stage = watch.stop();
+    const cartdCpu = cpu.stop();
+    const archiveUsed = archiveCpu.stop().archive ?? Number.NaN;
     let dl = { seconds: Number.NaN, bytes: Number.NaN };
     let download: Peaks = {};
     if (opts.download) {
@@ -113,12 +124,14 @@ export async function runOnce(ctx: Context, runner: RunnerName, carts: readonly 
       filesPerSec: files / readySeconds, MBps: bytes / MB / readySeconds,
       downloadSeconds: dl.seconds, downloadMBps, tarBytes: dl.bytes,
       rss: { idle: watch.initial, stage, download }, peakRssBytes,
+      cpu: { cartd: cartdCpu, archive: archiveUsed }, cpuSeconds: sumCpu(cartdCpu),
       ratios: {
         ready: ratio(readySeconds, limit.seconds),
         filesPerSec: ratio(files / readySeconds, limit.filesPerSec),
         MBps: ratio(bytes / MB / readySeconds, limit.MBps),
         download: Number.NaN, // filled in by the caller, once the download limit is known
         rss: ratio(peakRssBytes, limit.rssBytes),
+        cpu: ratio(sumCpu(cartdCpu), limit.cpuSeconds),
       },
     };
     return { run, downloadLimit: downloadLimitResult };

@@ -61,6 +61,24 @@ export function markdown(r: BenchResults): string {
   out.push(Object.entries(r.workloads).map(([name, w]) => `- \`${name}\`: ${w.description}`).join('\n'));
   out.push('');
   out.push(table(['workload', 'runner', 'POST s', 'ready s', 'limit s', 'vs limit', 'files/s', 'MB/s', 'download MB/s', 'limit MB/s', 'vs limit', 'peak RSS MB (all cartd)'], rows));
+  out.push('');
+  out.push('### CPU while staging (user + system seconds, every thread)');
+  out.push('');
+  out.push(
+    'From POST to ready for cartd (all its processes and threads: event loop, file-system pool, transfer threads, garbage ' +
+      'collector; Redis not counted), the whole run for the staging limit, and the archive server meanwhile: where the cores went. ' +
+      'A ratio near the time ratio says the gap is work done, not waiting.',
+  );
+  out.push('');
+  const cpuRows = Object.entries(r.workloads).flatMap(([name, w]) =>
+    w.runs
+      .filter((run) => run.status === 'ok')
+      .map((run) => [
+        name, run.runner, fmt(run.cpuSeconds), fmt((1000 * run.cpuSeconds) / w.files, 3), fmt(w.stageLimit.cpuSeconds), x(run.ratios.cpu),
+        fmt(run.cpu.archive), fmt(w.stageLimit.archiveCpuSeconds),
+      ]),
+  );
+  out.push(table(['workload', 'runner', 'cartd CPU s', 'ms per file', 'limit CPU s', 'vs limit', 'archive CPU s (cartd)', 'archive CPU s (limit)'], cpuRows));
   if (r.growth.length > 0) {
     out.push('');
     out.push('### Growth (1 KiB files, one cart)');

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { cpuSeconds } from '../../bench/cpu';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -36,6 +37,19 @@ afterAll(() => {
   if (out) rmSync(out, { recursive: true, force: true });
 });
 
+test('CPU time read from /proc for a process is what the process itself counts', () => {
+  const before = cpuSeconds(process.pid);
+  const own = process.cpuUsage();
+  let spin = 0;
+  for (let until = performance.now() + 400; performance.now() < until; ) spin += 1;
+  const used = process.cpuUsage(own);
+  expect(spin).toBeGreaterThan(0);
+  expect(before).toBeDefined();
+  // USER_HZ ticks: 10 ms each, rounded down on both readings.
+  expect((cpuSeconds(process.pid) ?? Number.NaN) - (before ?? Number.NaN)).toBeCloseTo((used.user + used.system) / 1e6, 1);
+  expect(cpuSeconds(2 ** 22 + 1)).toBeUndefined(); // no such process
+});
+
 test('the run names the machine and the raw limits it measured', () => {
   const machine = obj(results.machine);
   expect(typeof machine.cpuModel).toBe('string');
@@ -50,12 +64,14 @@ test('each workload has its limits and an embedded run whose every figure and ra
   expect(Object.keys(workloads).sort()).toEqual(['large', 'small']);
   const bad: string[] = [];
   for (const [name, w] of Object.entries(workloads)) {
-    bad.push(...notFinite(obj(obj(w).stageLimit), ['seconds', 'filesPerSec', 'MBps', 'rssBytes'], `${name}.stageLimit`));
+    bad.push(...notFinite(obj(obj(w).stageLimit), ['seconds', 'filesPerSec', 'MBps', 'rssBytes', 'cpuSeconds', 'archiveCpuSeconds'], `${name}.stageLimit`));
     bad.push(...notFinite(obj(obj(w).downloadLimit), ['seconds', 'MBps', 'rssBytes'], `${name}.downloadLimit`));
     const runs = obj(w).runs as Json[];
     expect(runs.map((r) => [r.runner, r.status])).toEqual([['embedded', 'ok']]);
     const run = runs[0] as Json;
-    bad.push(...notFinite(run, ['acceptSeconds', 'readySeconds', 'filesPerSec', 'MBps', 'downloadSeconds', 'downloadMBps', 'tarBytes', 'peakRssBytes'], `${name}.embedded`));
+    bad.push(...notFinite(run, ['acceptSeconds', 'readySeconds', 'filesPerSec', 'MBps', 'downloadSeconds', 'downloadMBps', 'tarBytes', 'peakRssBytes', 'cpuSeconds'], `${name}.embedded`));
+    bad.push(...notFinite(obj(obj(run.cpu).cartd), ['api'], `${name}.embedded.cpu.cartd`));
+    bad.push(...notFinite(obj(run.cpu), ['archive'], `${name}.embedded.cpu`));
     bad.push(...notFinite(obj(run.ratios), ['ready', 'filesPerSec', 'MBps', 'download', 'rss'], `${name}.embedded.ratios`));
     for (const phase of ['idle', 'stage', 'download']) bad.push(...notFinite(obj(obj(run.rss)[phase]), ['api'], `${name}.embedded.rss.${phase}`));
     // The tar holds every file byte plus headers: more than the files, checked against Content-Length by the client.
@@ -90,6 +106,7 @@ test('every target has a finite measured value, and the Markdown table shows eac
   expect(targets.filter((t) => typeof t.value !== 'number' || !Number.isFinite(t.value))).toEqual([]);
   expect(table).toContain('| small | embedded |');
   expect(table).toContain('| large | embedded |');
+  expect(table).toContain('### CPU while staging');
   expect(table).toMatch(/Machine: .*cores.*GiB RAM, Node v\d+/);
   for (const t of targets) expect(table).toContain(String(t.what));
 });
