@@ -26,6 +26,8 @@ export interface BenchOptions {
   readonly millionCarts: number;
   readonly cpuProf: boolean;
   readonly limitHead: boolean;
+  /** Rounds of each workload (limit, then every runner); a runner reports its median round. */
+  readonly repeat: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -47,6 +49,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --status-seconds S   length of each status phase, default 10
   --million-carts N    carts in the database for the million phase, default 1000000
   --cpu-prof           run every cartd process with --cpu-prof; profiles go to OUT/profiles
+  --repeat N           measure each workload N times in rounds (its limits, then every runner),
+                       and report for each runner its round with the median ratio to the limit,
+                       with the lowest and highest ratio of all rounds beside it; default 1
   --limit-head         the staging limit also sends the archive protocol's HEAD before each GET
                        (what cartd must ask to learn size and media), to see what that costs
   -h, --help`;
@@ -119,6 +124,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       'million-carts': { type: 'string', default: '1000000' },
       'cpu-prof': { type: 'boolean', default: false },
       'limit-head': { type: 'boolean', default: false },
+      repeat: { type: 'string', default: '1' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -143,5 +149,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     millionCarts: Math.round(number('--million-carts', values['million-carts'], 1)),
     cpuProf: values['cpu-prof'],
     limitHead: values['limit-head'],
+    repeat: Math.round(number('--repeat', values.repeat, 1)),
   };
 }

@@ -12,6 +12,13 @@ function fmt(n: number, digits = 2): string {
 
 const x = (n: number): string => (Number.isFinite(n) ? `${fmt(n)}x` : 'n/a');
 
+/** A ratio, and with --repeat the lowest and highest of all rounds: `1.92x (1.83-2.33)`. */
+function withRounds(n: number, rounds: readonly number[] | undefined): string {
+  const seen = (rounds ?? []).filter(Number.isFinite);
+  if (seen.length < 2) return x(n);
+  return `${x(n)} (${fmt(Math.min(...seen))}-${fmt(Math.max(...seen))})`;
+}
+
 function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => ' --- ').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
@@ -23,7 +30,8 @@ export function markdown(r: BenchResults): string {
   const each = (m: Partial<Record<string, unknown>>): string => Object.entries(m).map(([k, v]) => `,${k}=${Array.isArray(v) ? v.join('+') : String(v)}`).join('');
   const runners = Object.keys(r.options.runnersFor).length > 0 ? ` --runner ${r.options.runners.join(',')}${each(r.options.runnersFor)}` : '';
   const limitHead = r.options.limitHead ? ' --limit-head' : '';
-  out.push(`## Benchmark (\`npm run bench -- --scale ${r.options.scale}${each(r.options.scaleFor)}${runners}${limitHead}\`)`);
+  const repeat = r.options.repeat > 1 ? ` --repeat ${r.options.repeat}` : '';
+  out.push(`## Benchmark (\`npm run bench -- --scale ${r.options.scale}${each(r.options.scaleFor)}${runners}${limitHead}${repeat}\`)`);
   out.push('');
   out.push(
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${(m.memoryBytes / 2 ** 30).toFixed(0)} GiB RAM, Node ${m.node}, ${m.kernel}, ` +
@@ -39,7 +47,10 @@ export function markdown(r: BenchResults): string {
     'Every ratio is to a limit measured in the same run on the same files and archive server: the **staging limit** is a bare ' +
       `pipeline that ${r.options.limitHead ? 'sends a HEAD and then GETs' : 'GETs'} each file (same concurrency), hashes it and writes it with fdatasync; the **download limit** sends the same ` +
       'staged files from the volume raw to a socket, no tar. Files are read from the page cache by both sides (read once, untimed, ' +
-      'before each timed phase). Downloads GET every cart of the workload at once and check Content-Length. MB = 10^6 bytes; download MB/s counts file bytes.',
+      'before each timed phase). Downloads GET every cart of the workload at once and check Content-Length. MB = 10^6 bytes; download MB/s counts file bytes.' +
+      (r.options.repeat > 1
+        ? ` Each workload ran ${r.options.repeat} rounds (its limits, then every runner); a runner's row is its round with the median ratio to that round's limit, and the lowest and highest ratio of all rounds follow in parentheses.`
+        : ''),
   );
   out.push('');
   const rows: string[][] = [];
@@ -50,8 +61,8 @@ export function markdown(r: BenchResults): string {
         continue;
       }
       rows.push([
-        name, run.runner, fmt(run.acceptSeconds), fmt(run.readySeconds), fmt(w.stageLimit.seconds), x(run.ratios.ready),
-        fmt(run.filesPerSec, 0), fmt(run.MBps, 0), fmt(run.downloadMBps, 0), fmt(w.downloadLimit?.MBps ?? Number.NaN, 0), x(run.ratios.download),
+        name, run.runner, fmt(run.acceptSeconds), fmt(run.readySeconds), fmt(run.limit.stageSeconds), withRounds(run.ratios.ready, run.rounds?.ready),
+        fmt(run.filesPerSec, 0), fmt(run.MBps, 0), fmt(run.downloadMBps, 0), fmt(run.limit.downloadMBps, 0), withRounds(run.ratios.download, run.rounds?.download),
         fmt(run.peakRssBytes / MB, 0),
       ]);
     }
@@ -74,8 +85,8 @@ export function markdown(r: BenchResults): string {
     w.runs
       .filter((run) => run.status === 'ok')
       .map((run) => [
-        name, run.runner, fmt(run.cpuSeconds), fmt((1000 * run.cpuSeconds) / w.files, 3), fmt(w.stageLimit.cpuSeconds), x(run.ratios.cpu),
-        fmt(run.cpu.archive), fmt(w.stageLimit.archiveCpuSeconds),
+        name, run.runner, fmt(run.cpuSeconds), fmt((1000 * run.cpuSeconds) / w.files, 3), fmt(run.limit.cpuSeconds), x(run.ratios.cpu),
+        fmt(run.cpu.archive), fmt(run.limit.archiveCpuSeconds),
       ]),
   );
   out.push(table(['workload', 'runner', 'cartd CPU s', 'ms per file', 'limit CPU s', 'vs limit', 'archive CPU s (cartd)', 'archive CPU s (limit)'], cpuRows));

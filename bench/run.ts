@@ -35,7 +35,7 @@ function growthFrom(files: number, w: WorkloadResult): GrowthPoint[] {
       const idle = Object.values(r.rss.idle).reduce((s, n) => s + n, 0);
       const stagePeak = Object.values(r.rss.stage).reduce((s, n) => s + n, 0);
       return {
-        files, runner: r.runner, readySeconds: r.readySeconds, limitSeconds: w.stageLimit.seconds, ratio: r.ratios.ready,
+        files, runner: r.runner, readySeconds: r.readySeconds, limitSeconds: r.limit.stageSeconds, ratio: r.ratios.ready,
         secondsPer1k: (r.readySeconds / files) * 1000, perFileVsSmallest: Number.NaN, peakRssBytes: stagePeak, rssBytesPerFile: (stagePeak - idle) / files,
       };
     });

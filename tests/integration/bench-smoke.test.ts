@@ -72,6 +72,7 @@ test('each workload has its limits and an embedded run whose every figure and ra
     bad.push(...notFinite(run, ['acceptSeconds', 'readySeconds', 'filesPerSec', 'MBps', 'downloadSeconds', 'downloadMBps', 'tarBytes', 'peakRssBytes', 'cpuSeconds'], `${name}.embedded`));
     bad.push(...notFinite(obj(obj(run.cpu).cartd), ['api'], `${name}.embedded.cpu.cartd`));
     bad.push(...notFinite(obj(run.cpu), ['archive'], `${name}.embedded.cpu`));
+    bad.push(...notFinite(obj(run.limit), ['stageSeconds', 'downloadMBps', 'cpuSeconds', 'archiveCpuSeconds'], `${name}.embedded.limit`));
     bad.push(...notFinite(obj(run.ratios), ['ready', 'filesPerSec', 'MBps', 'download', 'rss'], `${name}.embedded.ratios`));
     for (const phase of ['idle', 'stage', 'download']) bad.push(...notFinite(obj(obj(run.rss)[phase]), ['api'], `${name}.embedded.rss.${phase}`));
     // The tar holds every file byte plus headers: more than the files, checked against Content-Length by the client.
@@ -110,3 +111,27 @@ test('every target has a finite measured value, and the Markdown table shows eac
   expect(table).toMatch(/Machine: .*cores.*GiB RAM, Node v\d+/);
   for (const t of targets) expect(table).toContain(String(t.what));
 });
+
+test('--repeat 3: each runner reports its median round, with the ratios of all three', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-repeat-'));
+  try {
+    const args = ['--workload', 'small', '--runner', 'embedded', '--scale', '0.001', '--repeat', '3', '--out', dir];
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'bench', 'run.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 110_000 });
+    if (r.status !== 0) throw new Error(`bench exited ${r.status ?? r.signal}:\n${r.stderr.slice(-4000)}`);
+    expect(r.stderr.match(/small \(round \d\/3\): staging limit \d/g)).toHaveLength(3);
+    const repeated = JSON.parse(readFileSync(path.join(dir, 'latest.json'), 'utf8')) as Json;
+    const run = (obj(obj(repeated.workloads).small).runs as Json[])[0] as Json;
+    const rounds = obj(run.rounds).ready as number[];
+    expect(rounds).toHaveLength(3);
+    expect(rounds.every(Number.isFinite)).toBe(true);
+    const ready = obj(run.ratios).ready as number;
+    expect(ready).toBe([...rounds].sort((a, b) => a - b)[1]);
+    // The ratio is to the limit of the same round.
+    expect(ready).toBeCloseTo((run.readySeconds as number) / (obj(run.limit).stageSeconds as number), 6);
+    const md = readFileSync(path.join(dir, 'latest.md'), 'utf8');
+    expect(md).toContain('--repeat 3');
+    expect(md).toMatch(/\| small \| embedded \| [\d.]+ \| [\d.]+ \| [\d.]+ \| [\d.]+x \([\d.]+-[\d.]+\) \|/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);
