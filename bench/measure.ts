@@ -50,7 +50,7 @@ export interface RunResult {
     readonly download: number;
     /** peakRssBytes / the staging limit process's peak RSS. */
     readonly rss: number;
-    /** cpuSeconds / the staging limit's CPU seconds (the same work's cost, whatever else the machine ran). */
+    /** cpuSeconds / the staging limit's CPU seconds: the work cartd did against the limit's, for the same files. */
     readonly cpu: number;
   };
 }
