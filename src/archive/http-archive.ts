@@ -30,10 +30,8 @@ export class HttpArchive implements ArchivePort {
 
   constructor(private readonly options: HttpArchiveOptions) {
     const base = new URL(options.url);
-    const https_ = base.protocol === 'https:';
-    this.lib = https_ ? https : http;
-    const Agent = https_ ? https.Agent : http.Agent;
-    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
+    this.lib = base.protocol === 'https:' ? https : http;
+    this.agent = new this.lib.Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 64 });
     const { protocol, hostname, port, auth } = urlToHttpOptions(base);
     this.origin = { protocol, hostname, port, ...(auth === undefined ? {} : { auth }), agent: this.agent };
     this.basePath = base.pathname.slice(0, base.pathname.lastIndexOf('/') + 1);
