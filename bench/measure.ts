@@ -166,8 +166,7 @@ export async function measureCarts(ctx: Context, label: string, carts: readonly 
   for (let i = 1; i <= n; i++) rounds.push(await measureRound(ctx, n > 1 ? `${label} (round ${i}/${n})` : label, carts, runners, download));
   const [first] = rounds;
   if (first === undefined || n === 1) return first as WorkloadResult;
-  const bySeconds = [...rounds].sort((a, b) => a.stageLimit.seconds - b.stageLimit.seconds);
-  const middle = bySeconds[(bySeconds.length - 1) >> 1] ?? first;
+  const middle = lowerMedian(rounds, (r) => r.stageLimit.seconds) ?? first;
   const runs = runners.map((_, i) => medianRound(rounds.map((r) => r.runs[i]).filter((r): r is RunResult => r !== undefined)));
   return { ...middle, runs };
 }
@@ -175,10 +174,15 @@ export async function measureCarts(ctx: Context, label: string, carts: readonly 
 /** The round with the median `ready` ratio (the lower middle for an even count), with every round's ratios. */
 function medianRound(rounds: readonly RunResult[]): RunResult {
   const ok = rounds.filter((r) => r.status === 'ok');
-  if (ok.length === 0) return rounds[rounds.length - 1] as RunResult;
-  const sorted = [...ok].sort((a, b) => a.ratios.ready - b.ratios.ready);
-  const median = sorted[(sorted.length - 1) >> 1] as RunResult;
+  const median = lowerMedian(ok, (r) => r.ratios.ready);
+  if (median === undefined) return rounds[rounds.length - 1] as RunResult;
   return { ...median, rounds: { ready: ok.map((r) => r.ratios.ready), download: ok.map((r) => r.ratios.download) } };
+}
+
+/** The item with the median `by` (the lower middle for an even count); undefined when there is none. */
+function lowerMedian<T>(items: readonly T[], by: (item: T) => number): T | undefined {
+  const sorted = [...items].sort((a, b) => by(a) - by(b));
+  return sorted[(sorted.length - 1) >> 1];
 }
 
 /** Stage limit, then every runner (failures recorded, never fatal), then the download ratios. */
