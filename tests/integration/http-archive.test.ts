@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HttpArchive } from '../../src/archive/http-archive';
 import { pullResuming } from '../../src/archive/resuming-pull';
+import { eventually } from '../support/download-client';
 
 interface Seen {
   readonly method: string;
@@ -49,12 +50,6 @@ beforeEach(() => {
   seen.length = 0;
 });
 
-async function until(done: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!done() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-  return done();
-}
-
 test('files are asked for below the base URL path, each id one encoded path segment', async () => {
   const archive = new HttpArchive({ url: `http://127.0.0.1:${port}/archive/v1/`, timeoutMs: 5000 });
   try {
@@ -90,14 +85,14 @@ test('a body let go of before a byte of it is read frees its connection at once'
     const body = await pullResuming(archive, 'unread', BODY, { delayMs: 10 });
     expect(openBodies.size).toBe(1);
     body.destroy();
-    expect(await until(() => openBodies.size === 0, 1000)).toBe(true);
+    expect(await eventually(() => openBodies.size === 0, 1000)).toBe(true);
     // Read part way, then let go of: freed too.
     const partly = await pullResuming(archive, 'partly', BODY, { delayMs: 10 });
     for await (const chunk of partly) {
       expect(chunk.length).toBeGreaterThan(0);
       break;
     }
-    expect(await until(() => openBodies.size === 0, 1000)).toBe(true);
+    expect(await eventually(() => openBodies.size === 0, 1000)).toBe(true);
   } finally {
     archive.close();
   }

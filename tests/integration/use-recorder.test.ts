@@ -12,6 +12,7 @@ import { CartsRepo } from '../../src/db/carts-repo';
 import type { Db } from '../../src/db/open';
 import { planSpace } from '../../src/db/space-plan';
 import { UseRecorder } from '../../src/db/use-recorder';
+import { eventually } from '../support/download-client';
 import { tempDatabases } from '../support/temp-databases';
 
 const MiB = 1024 * 1024;
@@ -55,14 +56,6 @@ function readyCart(db: Db, uid: string, lastUsedAt: number, blob: number, size =
 
 const lastUsed = (db: Db, id: number): number => (db.sqlite.prepare('SELECT last_used_at AS t FROM carts WHERE id = ?').get(id) as { t: number }).t;
 
-async function until(check: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (check()) return true;
-    await sleep(20);
-  }
-  return check();
-}
 
 test('a status call returns before its use is written, and other processes see the use moments later', async () => {
   const db = freshDb();
@@ -73,7 +66,7 @@ test('a status call returns before its use is written, and other processes see t
   // Nothing written on the caller's turn of the event loop...
   expect(lastUsed(other, id)).toBe(1000);
   // ...and written by the thread soon after.
-  expect(await until(() => lastUsed(other, id) === 5_000_000, 2000)).toBe(true);
+  expect(await eventually(() => lastUsed(other, id) === 5_000_000, 2000)).toBe(true);
 });
 
 test('close writes every use still held', async () => {
@@ -99,7 +92,7 @@ test('a recorder thread that dies loses no use: those it held are written on the
   // What a crash or an out-of-memory abort of the thread looks like from the event loop: it ends.
   await (recorder as unknown as { thread: Worker }).thread.terminate();
   const other = reader(db);
-  expect(await until(() => ids.every((id, i) => lastUsed(other, id) === 8_000_000 + i), 2000)).toBe(true);
+  expect(await eventually(() => ids.every((id, i) => lastUsed(other, id) === 8_000_000 + i), 2000)).toBe(true);
   carts.touch(ids[0] as number, 9_500_000);
   expect(lastUsed(other, ids[0] as number)).toBe(9_500_000);
   // Eviction planning still works, now from what is written.
@@ -137,5 +130,5 @@ test('the thread checkpoints the WAL: the event loop leaves that disk work to it
   const bump = db.sqlite.prepare('UPDATE carts SET updated_at = updated_at + 1 WHERE id = ?');
   for (const id of ids) bump.run(id);
   // ...so the commits above reach the database file only when the thread copies them there.
-  expect(await until(() => mtime() !== before, 3000)).toBe(true);
+  expect(await eventually(() => mtime() !== before, 3000)).toBe(true);
 });
